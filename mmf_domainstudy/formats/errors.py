@@ -1,0 +1,5 @@
+"""The one exception for data a user has to fix (a file, a key, a shape)."""
+
+
+class DataFormatError(ValueError):
+    """Bad or missing data on disk; the message names the file and how to fix it."""
