@@ -1,0 +1,149 @@
+"""Fixes inside MMF rc10 itself, applied right after ``import mmf``."""
+import collections
+import collections.abc
+import types
+
+from .registry import AFTER_MMF, shim
+
+
+@shim(
+    "logger_collections_mapping",
+    AFTER_MMF,
+    "mmf/utils/logger.py uses collections.Mapping, removed in Python 3.10",
+    detect=lambda: not hasattr(collections, "Mapping"),
+)
+def give_mmf_logger_collections_mapping():
+    import mmf.utils.logger as mmf_logger
+
+    namespace = types.SimpleNamespace(**{k: getattr(collections, k) for k in dir(collections) if not k.startswith("__")})
+    namespace.Mapping = collections.abc.Mapping
+    mmf_logger.collections = namespace
+
+
+def _vilbert_rejects_no_pretrained_name():
+    import transformers
+
+    return int(transformers.__version__.split(".")[0]) >= 3
+
+
+@shim(
+    "vilbert_random_init",
+    AFTER_MMF,
+    "ViLBERT calls from_pretrained(None, config=...) for random init; transformers >= 3 rejects a None name",
+    detect=_vilbert_rejects_no_pretrained_name,
+)
+def let_vilbert_build_from_config():
+    from mmf.models import vilbert
+
+    original = vilbert.ViLBERTBase.from_pretrained.__func__
+
+    def from_pretrained(cls, name, *args, config=None, **kwargs):
+        if name is None:
+            model = cls(config)
+            model.init_weights()
+            return model
+        return original(cls, name, *args, config=config, **kwargs)
+
+    vilbert.ViLBERTBase.from_pretrained = classmethod(from_pretrained)
+
+
+@shim(
+    "builder_update_registry_for_model",
+    AFTER_MMF,
+    "rc10's BaseDatasetBuilder lacks update_registry_for_model, which its trainer calls on every builder",
+    detect=lambda: not hasattr(__import__("mmf.datasets.base_dataset_builder", fromlist=["x"]).BaseDatasetBuilder, "update_registry_for_model"),
+)
+def add_noop_update_registry_for_model():
+    from mmf.datasets.base_dataset_builder import BaseDatasetBuilder
+
+    BaseDatasetBuilder.update_registry_for_model = lambda self, config: None
+
+
+class _OfflineAwareAutoTokenizer:
+    """Stands in for AutoTokenizer inside MMF's bert processors only."""
+
+    @staticmethod
+    def from_pretrained(name, *args, **kwargs):
+        from mmf_domainstudy.text.pretrained import load_bert_tokenizer
+
+        return load_bert_tokenizer(name, *args, **kwargs)
+
+
+@shim(
+    "offline_bert_tokenizer",
+    AFTER_MMF,
+    "MMF's bert processors fetch 'bert-base-uncased' from the hub; the identical vocab ships offline",
+    detect=lambda: True,
+)
+def use_offline_aware_tokenizer():
+    from mmf.datasets.processors import bert_processors
+
+    bert_processors.AutoTokenizer = _OfflineAwareAutoTokenizer
+
+
+def _fail_fast_from_pretrained(cls_owner, config_key):
+    original = cls_owner.from_pretrained.__func__
+
+    def from_pretrained(cls, name, *args, **kwargs):
+        from mmf_domainstudy.text.pretrained import check_pretrained_source
+
+        check_pretrained_source(name, "bert_model_name", config_key)
+        return original(cls, name, *args, **kwargs)
+
+    cls_owner.from_pretrained = classmethod(from_pretrained)
+
+
+@shim(
+    "fail_fast_bert_weights",
+    AFTER_MMF,
+    "an unreachable hub makes transformers retry for minutes; fail at once naming bert_model_name",
+    detect=lambda: True,
+)
+def fail_fast_on_unreachable_weights():
+    from mmf.models import vilbert, visual_bert
+
+    _fail_fast_from_pretrained(visual_bert.VisualBERTBase, "model_config.visual_bert.bert_model_name")
+    _fail_fast_from_pretrained(visual_bert.BertForPreTraining, "model_config.visual_bert.bert_model_name")
+    _fail_fast_from_pretrained(vilbert.ViLBERTBase, "model_config.vilbert.bert_model_name")
+
+
+def _rank_needs_nccl():
+    import torch.distributed as dist
+
+    return dist.is_available() and not dist.is_nccl_available()
+
+
+@shim(
+    "distributed_without_nccl",
+    AFTER_MMF,
+    "mmf/utils/distributed.py reads rank 0 / world size 1 whenever NCCL is missing, breaking gloo (CPU) runs",
+    detect=_rank_needs_nccl,
+)
+def read_rank_from_any_backend():
+    import sys
+
+    import torch.distributed as dist
+    from mmf.utils import distributed
+
+    def initialized():
+        return dist.is_available() and dist.is_initialized()
+
+    def get_rank():
+        return dist.get_rank() if initialized() else 0
+
+    def get_world_size():
+        return dist.get_world_size() if initialized() else 1
+
+    def synchronize():
+        if initialized() and dist.get_world_size() > 1:
+            dist.barrier()
+
+    replacements = {
+        id(distributed.get_rank): get_rank,
+        id(distributed.get_world_size): get_world_size,
+        id(distributed.synchronize): synchronize,
+    }
+    for module in [m for name, m in list(sys.modules.items()) if name == "mmf" or name.startswith("mmf.")]:
+        for attr, value in list(vars(module).items()):
+            if id(value) in replacements:
+                setattr(module, attr, replacements[id(value)])

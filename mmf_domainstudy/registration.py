@@ -1,0 +1,11 @@
+"""Imports every module whose decorators register a component with MMF."""
+import importlib
+
+REGISTERING_MODULES = [
+    "mmf_domainstudy.trainers.domain_study_trainer",
+]
+
+
+def register_all():
+    for name in REGISTERING_MODULES:
+        importlib.import_module(name)

