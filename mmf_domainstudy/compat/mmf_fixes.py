@@ -147,3 +147,48 @@ def read_rank_from_any_backend():
         for attr, value in list(vars(module).items()):
             if id(value) in replacements:
                 setattr(module, attr, replacements[id(value)])
+
+
+def _lmdb_refuses_second_open():
+    import lmdb
+
+    return int(lmdb.__version__.split(".")[0]) >= 1
+
+
+@shim(
+    "shared_lmdb_readers",
+    AFTER_MMF,
+    "py-lmdb >= 1.0 refuses to open one store twice per process, as MMF does for train/val/test; "
+    "MMF's LMDB reader now shares one handle and unpickles with the restricted unpickler",
+    detect=_lmdb_refuses_second_open,
+)
+def share_lmdb_handles_in_mmf_reader():
+    import os
+
+    from mmf.datasets.databases.readers import feature_readers
+
+    from mmf_domainstudy.formats.lmdb_store import open_lmdb_readonly, read_keys
+    from mmf_domainstudy.formats.safe_pickle import safe_loads
+
+    def _init_db(self):
+        self.env = open_lmdb_readonly(self.db_path)
+        with self.env.begin(write=False, buffers=True) as txn:
+            self.image_ids = read_keys(txn, self.db_path)
+        self.image_id_indices = {image_id: index for index, image_id in enumerate(self.image_ids)}
+
+    def _load(self, image_file_path):
+        if self.env is None:
+            self._init_db()
+        split = os.path.relpath(image_file_path, self.db_path).split(".npy")[0]
+        try:
+            image_id = str(int(split.split("_")[-1])).encode()
+            index = self.image_id_indices[image_id]
+        except (ValueError, KeyError):
+            image_id = str(split).encode()
+            index = self.image_id_indices[image_id]
+        key = self.image_ids[index]
+        with self.env.begin(write=False, buffers=True) as txn:
+            return safe_loads(bytes(txn.get(key)), source=f"feature store {self.db_path} key {key!r}")
+
+    feature_readers.LMDBFeatureReader._init_db = _init_db
+    feature_readers.LMDBFeatureReader._load = _load

@@ -154,15 +154,15 @@ class DomainStudyTrainer(BaseTrainer):
     def _log_training(self, report):
         elapsed = max(time.perf_counter() - self._log_started, 1e-9)
         self._update_meter(report, self.meter)
-        losses = self.meter.get_scalar_dict()
-        total = losses.get(f"{report.dataset_type}/total_loss", float("nan"))
+        losses = {name: float(value.mean()) for name, value in report.losses.items()}
+        total = sum(losses.values())
         lr = self.optimizer.param_groups[0]["lr"]
         samples_per_s = self._samples_since_log * max(1, _world_size()) / elapsed
         line = f"update {self.num_updates}/{self.max_updates} loss {total:.4f} lr {lr:.3g} samples/s {samples_per_s:.1f}"
         self._progress.set_postfix(loss=f"{total:.3f}", sps=f"{samples_per_s:.1f}")
         self.writer.write(line)
         if self.tb_writer is not None:
-            self.tb_writer.add_scalars(dict(losses, lr=lr, samples_per_s=samples_per_s), self.num_updates)
+            self.tb_writer.add_scalars(dict(self.meter.get_scalar_dict(), lr=lr, samples_per_s=samples_per_s), self.num_updates)
         self._samples_since_log = 0
         self._log_started = time.perf_counter()
 
@@ -182,7 +182,7 @@ class DomainStudyTrainer(BaseTrainer):
             return super()._inference_run(dataset_type)
         self.writer.write(f"Starting inference on {dataset_type} set")
         report, meter = self.evaluate(getattr(self, f"{dataset_type}_loader"), use_tqdm=True)
-        self.final_metrics[dataset_type] = {k: float(v) for k, v in meter.get_scalar_dict().items()}
+        self.final_metrics[dataset_type] = {name: m.global_avg for name, m in meter.meters.items()}
         self._summarize_report(meter)
 
     def _write_final_metrics(self):
