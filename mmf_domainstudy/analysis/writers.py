@@ -1,0 +1,106 @@
+"""CSV, JSON and PNG heatmaps of analysis records, each number with its definition."""
+import csv
+import io
+import json
+import math
+import os
+from collections import defaultdict
+
+import numpy as np
+
+from ..utils.atomic import atomic_open, atomic_write_text
+from .measures import MEASURE_DEFINITIONS
+
+COLUMNS = ("measure", "stream", "role", "layer", "head", "value", "count", "definition")
+COUNT_DEFINITION = (
+    "count: elements compared (param_*), valid query rows (attn_*), non-padded positions (cka_linear)"
+)
+
+
+def _definition(measure):
+    if measure not in MEASURE_DEFINITIONS:
+        raise KeyError(f"measure {measure!r} has no definition; add it to analysis/measures.py MEASURE_DEFINITIONS")
+    return MEASURE_DEFINITIONS[measure]
+
+
+def write_records_csv(path, records):
+    """One row per number, with its measure's definition on the row."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in records:
+        writer.writerow({**row, "head": "" if row["head"] is None else row["head"], "definition": _definition(row["measure"])})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _json_safe(value):
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def write_records_json(path, records, meta):
+    """Records plus run metadata and the definitions of the measures present.
+
+    NaN (e.g. the angle of an all-zero matrix) is written as null: JSON has no NaN.
+    """
+    measures = sorted({row["measure"] for row in records})
+    document = {
+        "meta": meta,
+        "definitions": {measure: _definition(measure) for measure in measures},
+        "count": COUNT_DEFINITION,
+        "records": [{key: _json_safe(value) for key, value in row.items()} for row in records],
+    }
+    atomic_write_text(path, json.dumps(document, indent=1) + "\n")
+
+
+def layer_head_matrices(records, measure, stream):
+    """role -> [layers, heads] array for one measure and stream; records without a head
+    (e.g. CKA) form a single column. Missing cells are NaN."""
+    cells = defaultdict(dict)
+    for row in records:
+        if row["measure"] == measure and row["stream"] == stream:
+            cells[row["role"]][(row["layer"], row["head"])] = row["value"]
+    matrices = {}
+    for role, values in cells.items():
+        per_head = {key: value for key, value in values.items() if key[1] is not None}
+        chosen = per_head or {(layer, 0): value for (layer, _), value in values.items()}
+        layers = max(layer for layer, _ in chosen) + 1
+        heads = max(head for _, head in chosen) + 1
+        matrix = np.full((layers, heads), np.nan)
+        for (layer, head), value in chosen.items():
+            matrix[layer, head] = value
+        matrices[role] = matrix
+    return matrices
+
+
+def _draw_heatmap(measure, stream, matrices, title):
+    from matplotlib.figure import Figure
+
+    columns = min(len(matrices), 4)
+    rows = math.ceil(len(matrices) / columns)
+    figure = Figure(figsize=(4.2 * columns, 3.6 * rows + 0.8), layout="constrained")
+    figure.suptitle(title)
+    for index, (role, matrix) in enumerate(matrices.items()):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        image = axes.imshow(matrix, aspect="auto", cmap="viridis", interpolation="nearest")
+        axes.set_title(role)
+        axes.set_xlabel("head" if matrix.shape[1] > 1 else "")
+        axes.set_ylabel("layer")
+        axes.set_xticks(range(matrix.shape[1]) if matrix.shape[1] > 1 else [])
+        axes.set_yticks(range(matrix.shape[0]))
+        figure.colorbar(image, ax=axes, label=measure)
+    return figure
+
+
+def write_heatmaps(records, out_dir, name_a, name_b, split):
+    """One PNG per (measure, stream): layer x head grids, one panel per role. Returns
+    the paths written."""
+    paths = []
+    for measure, stream in sorted({(row["measure"], row["stream"]) for row in records}):
+        matrices = layer_head_matrices(records, measure, stream)
+        title = f"{measure} | {stream}\n{name_a} vs {name_b} | data: {split}"
+        figure = _draw_heatmap(measure, stream, matrices, title)
+        path = os.path.join(out_dir, f"{measure}__{stream}.png")
+        with atomic_open(path, "wb") as handle:
+            figure.savefig(handle, format="png", dpi=100)
+        paths.append(path)
+    return paths
