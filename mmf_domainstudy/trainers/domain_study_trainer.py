@@ -17,11 +17,13 @@ import time
 
 import torch
 from mmf.common.registry import registry
+from mmf.trainers import base_trainer
 from mmf.trainers.base_trainer import BaseTrainer
 from mmf.utils.distributed import is_master
 from mmf.utils.timer import Timer
 from tqdm import tqdm
 
+from mmf_domainstudy.trainers.checkpointing import SafeCheckpoint
 from mmf_domainstudy.trainers.losses import zero_empty_mask_losses
 from mmf_domainstudy.utils.atomic import atomic_write_text
 
@@ -40,6 +42,10 @@ class DomainStudyTrainer(BaseTrainer):
     def load(self):
         self.final_metrics = {}
         super().load()
+
+    def load_extras(self):
+        with _checkpoint_class(SafeCheckpoint):
+            super().load_extras()
 
     def _set_device(self):
         self.local_rank = int(os.environ.get("LOCAL_RANK", self.config.device_id))
@@ -192,6 +198,17 @@ class DomainStudyTrainer(BaseTrainer):
         path = os.path.join(self.checkpoint.ckpt_foldername, "metrics.json")
         atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True))
         self.writer.write(f"Final metrics written to {path}")
+
+
+@contextlib.contextmanager
+def _checkpoint_class(checkpoint_cls):
+    """BaseTrainer.load_extras builds rc10's Checkpoint inline; build ours there instead."""
+    original = base_trainer.Checkpoint
+    base_trainer.Checkpoint = checkpoint_cls
+    try:
+        yield
+    finally:
+        base_trainer.Checkpoint = original
 
 
 def _world_size():
