@@ -48,24 +48,28 @@ def _corrupt(path, error):
     )
 
 
-def load_checkpoint(path, trust_remote=False):
-    """Load a checkpoint onto the CPU: tensors-only unpickling unless ``trust_remote``."""
+def load_checkpoint(path, trust_remote=False, label=None):
+    """Load a checkpoint onto the CPU: tensors-only unpickling unless ``trust_remote``.
+
+    Errors name the file as ``label`` (default ``path``).
+    """
+    label = label or path
     if not os.path.isfile(path):
-        raise ZooError(f"{path}: checkpoint file not found.")
+        raise ZooError(f"{label}: checkpoint file not found.")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if not _UNSUPPORTED_GLOBAL.search(str(error)):
-            raise _corrupt(path, error) from error
+            raise _corrupt(label, error) from error
         if not trust_remote:
-            raise _refuse_untrusted(path, error) from error
+            raise _refuse_untrusted(label, error) from error
     except Exception as error:
         # torch reports damage as many types: RuntimeError, EOFError, KeyError, ...
-        raise _corrupt(path, error) from error
+        raise _corrupt(label, error) from error
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:
-        raise _corrupt(path, error) from error
+        raise _corrupt(label, error) from error
 
 
 def _is_state_dict(value):
