@@ -68,6 +68,8 @@ def vocabulary_overlap(source_counts, target_counts):
 def text_domain_similarity(source_texts, target_texts):
     """All textual measures for a (pretraining source, downstream target) pair."""
     source, target = unigram_counts(source_texts), unigram_counts(target_texts)
+    _require_tokens(source, "source")
+    _require_tokens(target, "target")
     return {
         "text_jsd": jensen_shannon_divergence(source, target),
         **vocabulary_overlap(source, target),
