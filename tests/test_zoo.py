@@ -4,6 +4,8 @@ Weights come from real (tiny) rc10 VisualBERT / ViLBERT models, so the architect
 checks see the key names real checkpoints have.
 """
 import hashlib
+import importlib
+import importlib.util
 import io
 import json
 import os
@@ -19,7 +21,13 @@ from mmf.models.vilbert import ViLBERT
 from mmf.models.visual_bert import VisualBERT
 from mmf.utils.configuration import load_yaml
 from mmf.utils.download import built
-from mmf_domainstudy.zoo import detect_architecture, export_run, import_artifact, load_checkpoint
+from mmf_domainstudy.zoo import (
+    detect_architecture,
+    export_run,
+    import_artifact,
+    install_local_zoo_hooks,
+    load_checkpoint,
+)
 from mmf_domainstudy.zoo.archive import safe_extract, sha256_file
 from mmf_domainstudy.zoo.errors import (
     ArchitectureMismatchError,
@@ -38,6 +46,7 @@ from mmf_domainstudy.zoo.local_zoo import (
     validate_key,
 )
 from mmf_domainstudy.zoo.materialize import BUILT_MARKER, materialize
+from mmf_domainstudy.zoo.mmf_hooks import _DOWNLOAD_NAMES, _LOAD_NAMES
 from mmf_domainstudy.zoo.verify import verify_entry
 
 MODEL_CONFIGS = os.path.join(os.path.dirname(mmf_domainstudy.__file__), "configs", "mmf", "models")
@@ -495,3 +504,139 @@ def test_materialize_refuses_tampered_artifact(tmp_path, zoo, weights):
     with pytest.raises(ChecksumMismatchError):
         materialize(key, str(tmp_path / "models"))
     assert not (tmp_path / "models" / key).exists()
+
+
+# --- rc10 hooks: local keys resolve offline through MMF's own entry points ----------
+
+
+@pytest.fixture
+def rc10(tmp_path, zoo, monkeypatch):
+    """rc10 with the local zoo hooks, a global config pointing at a fresh data dir, and
+    any network access failing loudly."""
+    import mmf.utils.download as download
+    from mmf.common.registry import registry
+
+    install_local_zoo_hooks()
+    env = {"data_dir": str(tmp_path / "data"), "cache_dir": str(tmp_path / "cache"), "user_dir": ""}
+    config = OmegaConf.create({"env": env, "model": None})
+    monkeypatch.setitem(registry.mapping["state"], "config", config)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("rc10 tried to reach the network")
+
+    monkeypatch.setattr(download, "check_header", no_network)
+    monkeypatch.setattr(download, "download", no_network)
+    return config
+
+
+def test_hooks_rebind_every_rc10_resolver_once():
+    install_local_zoo_hooks()
+    import mmf.utils.checkpoint as checkpoint
+    import mmf.utils.download as download
+
+    first = download.download_pretrained_model
+    install_local_zoo_hooks()
+    assert download.download_pretrained_model is first
+    for module_name, attribute in _DOWNLOAD_NAMES + _LOAD_NAMES + (("mmf.utils.checkpoint", "load_pretrained_model"),):
+        assert getattr(getattr(importlib.import_module(module_name), attribute), "_mmf_domainstudy_local_zoo")
+    assert checkpoint.download_pretrained_model is first
+
+
+def test_rc10_download_resolves_a_local_key_offline(tmp_path, rc10, weights):
+    import mmf.utils.download as download
+
+    key, entry = export_run(str(make_run_dir(tmp_path, "visual_bert", weights["visual_bert"])), key="visual_bert.d")
+    path = download.download_pretrained_model(key)
+    assert path == str(tmp_path / "data" / "models" / key)
+    assert built(path, version_string=entry["version"])
+    assert sorted(os.listdir(path)) == [BUILT_MARKER, "config.yaml", "model.pth"]
+
+
+@pytest.mark.parametrize("arch", sorted(MODEL_CLASSES))
+def test_from_pretrained_rebuilds_the_exported_model(tmp_path, rc10, weights, arch):
+    key, _ = export_run(str(make_run_dir(tmp_path, arch, weights[arch])), key=f"{arch}.domain_study.p")
+    model = MODEL_CLASSES[arch].from_pretrained(key)
+    assert model.state_dict().keys() == weights[arch].keys()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, weights[arch][name]), name
+
+
+def test_resume_zoo_loader_refuses_weights_of_other_architecture(tmp_path, rc10, weights):
+    import mmf.utils.checkpoint as checkpoint
+
+    key, _ = export_run(str(make_run_dir(tmp_path, "vilbert", weights["vilbert"])), key="vilbert.r")
+    rc10.model = "visual_bert"
+    with pytest.raises(ArchitectureMismatchError, match="holds vilbert weights but this run's model is visual_bert"):
+        checkpoint.load_pretrained_model(key)
+    rc10.model = "vilbert"
+    loaded = checkpoint.load_pretrained_model(key)
+    assert loaded["checkpoint"].keys() == weights["vilbert"].keys()
+    assert loaded["full_config"].model_config.vilbert.hidden_size == TINY["hidden_size"]
+
+
+def test_trusted_import_loads_through_rc10(tmp_path, rc10, weights):
+    checkpoint = {"model": weights["visual_bert"], "extra": NotATensor("x"),
+                  "config": {"model_config": {"visual_bert": tiny_model_config("visual_bert")}}}
+    tar_path = make_tar(tmp_path / "custom.tar", [file_member("model.pth", checkpoint_bytes(checkpoint))])
+    key, _ = import_artifact(str(tar_path), "visual_bert.custom", sha256=sha256_file(tar_path), trust_remote=True)
+    model = VisualBERT.from_pretrained(key)
+    assert torch.equal(model.state_dict()["model.bert.embeddings.projection.weight"],
+                       weights["visual_bert"]["model.bert.embeddings.projection.weight"])
+
+
+def test_paths_still_reach_rc10_unchanged(tmp_path, rc10, weights):
+    import mmf.utils.checkpoint as checkpoint
+
+    directory = tmp_path / "visual_bert"
+    directory.mkdir()
+    torch.save(weights["visual_bert"], directory / "model.pth")
+    (directory / "config.yaml").write_text(yaml.safe_dump({"model_config": {"visual_bert": {"x": 1}}}))
+    loaded = checkpoint.load_pretrained_model(str(directory))
+    assert loaded["config"] == {"x": 1} and loaded["checkpoint"].keys() == weights["visual_bert"].keys()
+
+
+# --- tools/zoo.py -------------------------------------------------------------------
+
+
+def zoo_tool():
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tools", "zoo.py")
+    spec = importlib.util.spec_from_file_location("zoo_tool", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_export_import_list_verify(tmp_path, zoo, weights, capsys):
+    tool = zoo_tool()
+    run_dir = make_run_dir(tmp_path, "visual_bert", weights["visual_bert"])
+    assert tool.main(["export", str(run_dir), "--key", "visual_bert.domain_study.cli"]) == 0
+    assert "checkpoint.resume_zoo=visual_bert.domain_study.cli" in capsys.readouterr().out
+
+    other_zoo = tmp_path / "clean_zoo"
+    tar_path = artifact_path(find_entry("visual_bert.domain_study.cli"))
+    args = ["import", tar_path, "--key", "visual_bert.imported", "--zoo", str(other_zoo)]
+    assert tool.main(args + ["--sha256", "f" * 64]) == 2
+    assert "sha256 mismatch" in capsys.readouterr().err and not other_zoo.exists()
+    assert tool.main(args + ["--sha256", sha256_file(tar_path)]) == 0
+    assert find_entry("visual_bert.imported", str(other_zoo)) is not None
+
+    assert tool.main(["list"]) == 0
+    assert "visual_bert.domain_study.cli  version=" in capsys.readouterr().out
+    assert tool.main(["verify", "--zoo", str(other_zoo)]) == 0
+    assert "ok   visual_bert.imported" in capsys.readouterr().out
+    with open(tar_path, "ab") as handle:
+        handle.write(b"junk")
+    assert tool.main(["verify"]) == 1
+    assert "FAIL visual_bert.domain_study.cli" in capsys.readouterr().out
+
+
+def test_cli_help_needs_no_mmf(capsys):
+    tool = zoo_tool()
+    for argv in (["--help"], ["export", "--help"], ["import", "--help"], ["verify", "--help"]):
+        with pytest.raises(SystemExit) as raised:
+            tool.main(argv)
+        assert raised.value.code == 0
+    assert "--trust" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        tool.main(["import", "x.tar", "--sha256", "0" * 64])
+    assert "import needs --key" in capsys.readouterr().err
