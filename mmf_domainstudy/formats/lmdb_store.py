@@ -77,29 +77,36 @@ def check_lmdb_intact(path):
 
 # py-lmdb refuses to open one environment twice in a process, yet train and val
 # datasets often share one store: every reader in a process shares one handle.
+# Entries are {realpath: (pid, env)}; a forked child inherits its parent's.
 _READONLY_ENVS = {}
 
 
 def open_lmdb_readonly(path):
     """This process's shared readonly handle (no lock, no readahead, as MMF opens stores)."""
     path = os.fspath(path)
-    cache_key = (os.getpid(), os.path.realpath(path))
-    env = _READONLY_ENVS.get(cache_key)
-    if env is None:
-        check_lmdb_intact(path)
-        try:
-            env = lmdb.open(
-                path, subdir=os.path.isdir(path), readonly=True, lock=False, readahead=False, meminit=False
-            )
-        except lmdb.Error as err:
-            raise DataFormatError(f"feature store {path} cannot be opened ({err}); {_REEXTRACT}.") from None
-        _READONLY_ENVS[cache_key] = env
+    real_path = os.path.realpath(path)
+    pid, env = _READONLY_ENVS.get(real_path, (None, None))
+    if pid == os.getpid():
+        return env
+    if env is not None:
+        # Inherited through fork: LMDB handles must not cross fork, and py-lmdb
+        # refuses a second open while the inherited one is registered.
+        env.close()
+    check_lmdb_intact(path)
+    try:
+        env = lmdb.open(path, subdir=os.path.isdir(path), readonly=True, lock=False, readahead=False, meminit=False)
+    except lmdb.Error as err:
+        raise DataFormatError(
+            f"feature store {path} cannot be opened ({err}); if another reader in this process holds it "
+            f"open, close that one, else {_REEXTRACT}."
+        ) from None
+    _READONLY_ENVS[real_path] = (os.getpid(), env)
     return env
 
 
 def release_lmdb_readonly(path):
     """Close this process's shared handle (readers reopen on next use), e.g. before writing."""
-    env = _READONLY_ENVS.pop((os.getpid(), os.path.realpath(os.fspath(path))), None)
+    _, env = _READONLY_ENVS.pop(os.path.realpath(os.fspath(path)), (None, None))
     if env is not None:
         env.close()
 
