@@ -517,7 +517,11 @@ def rc10(tmp_path, zoo, monkeypatch):
     from mmf.common.registry import registry
 
     install_local_zoo_hooks()
-    env = {"data_dir": str(tmp_path / "data"), "cache_dir": str(tmp_path / "cache"), "user_dir": ""}
+    rc10_zoo = tmp_path / "rc10_models.yaml"
+    upstream = {"version": "1.0", "resources": [{"url": "https://example.invalid/m.tar", "file_name": "m.tar"}]}
+    rc10_zoo.write_text(yaml.safe_dump({"visual_bert": {"pretrained": {"upstream": upstream}}}))
+    env = {"data_dir": str(tmp_path / "data"), "cache_dir": str(tmp_path / "cache"), "user_dir": "",
+           "model_zoo": str(rc10_zoo)}
     config = OmegaConf.create({"env": env, "model": None})
     monkeypatch.setitem(registry.mapping["state"], "config", config)
 
@@ -582,6 +586,15 @@ def test_trusted_import_loads_through_rc10(tmp_path, rc10, weights):
     model = VisualBERT.from_pretrained(key)
     assert torch.equal(model.state_dict()["model.bert.embeddings.projection.weight"],
                        weights["visual_bert"]["model.bert.embeddings.projection.weight"])
+
+
+def test_keys_of_mmf_zoo_still_reach_rc10_and_unknown_keys_name_both_zoos(rc10, zoo):
+    import mmf.utils.download as download
+
+    with pytest.raises(AssertionError, match="rc10 tried to reach the network"):
+        download.download_pretrained_model("visual_bert.pretrained.upstream")
+    with pytest.raises(ZooError, match=r"'visual_bert.typo' is in neither the local zoo .*models.yaml.* nor MMF's zoo .*rc10_models.yaml"):
+        download.download_pretrained_model("visual_bert.typo")
 
 
 def test_paths_still_reach_rc10_unchanged(tmp_path, rc10, weights):

@@ -11,8 +11,8 @@ import functools
 import os
 
 from mmf_domainstudy.zoo.artifact import read_artifact_dir
-from mmf_domainstudy.zoo.errors import ArchitectureMismatchError
-from mmf_domainstudy.zoo.local_zoo import find_entry, key_architecture
+from mmf_domainstudy.zoo.errors import ArchitectureMismatchError, ZooError
+from mmf_domainstudy.zoo.local_zoo import MODELS_YAML, find_entry, key_architecture, zoo_dir
 from mmf_domainstudy.zoo.materialize import materialize
 
 _MARK = "_mmf_domainstudy_local_zoo"
@@ -37,10 +37,25 @@ def _models_dir():
     return os.path.join(get_absolute_path(get_mmf_env("data_dir")), "models")
 
 
+def _require_in_rc10_zoo(model_name):
+    """rc10 meets a key its zoo lacks with a bare TypeError; name both zoos instead."""
+    from mmf.utils.configuration import get_mmf_env, load_yaml
+    from omegaconf import OmegaConf
+
+    rc10_zoo = get_mmf_env(key="model_zoo")
+    if OmegaConf.select(load_yaml(rc10_zoo), model_name) is None:
+        raise ZooError(
+            f"zoo key {model_name!r} is in neither the local zoo "
+            f"({os.path.join(zoo_dir(), MODELS_YAML)}) nor MMF's zoo ({rc10_zoo}). "
+            "`python tools/zoo.py list` shows the local keys; export or import the model first."
+        )
+
+
 def _local_download(original):
     @functools.wraps(original)
     def download_pretrained_model(model_name, *args, **kwargs):
         if find_entry(model_name) is None:
+            _require_in_rc10_zoo(model_name)
             return original(model_name, *args, **kwargs)
         from mmf.utils import distributed
 
