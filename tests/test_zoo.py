@@ -288,7 +288,8 @@ def test_keys_cannot_nest_inside_each_other(tmp_path, zoo, weights):
 def test_import_with_sha256_on_clean_zoo(tmp_path, zoo, weights):
     download = stock_tar(tmp_path / "visual_bert.pretrained.coco.tar", weights["visual_bert"], "visual_bert")
     sha256 = sha256_file(download)
-    key, entry = import_artifact(str(download), "visual_bert.pretrained.coco", sha256=sha256.upper())
+    with pytest.warns(UserWarning, match="train\\+val"):
+        key, entry = import_artifact(str(download), "visual_bert.pretrained.coco", sha256=sha256.upper())
     assert find_entry(key) == entry and entry_sha256(entry) == sha256
     assert sha256_file(artifact_path(entry)) == sha256
     assert verify_entry(key)["tensors"] == len(weights["visual_bert"])

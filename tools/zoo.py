@@ -16,9 +16,6 @@ needs arbitrary unpickling (it could run code) is refused unless you pass --trus
 import argparse
 import sys
 
-_FORMATTER = argparse.RawDescriptionHelpFormatter
-
-
 def _add_common(parser):
     parser.add_argument(
         "--zoo", help="local zoo dir [default: $MMF_DOMAINSTUDY_ZOO or ~/.cache/mmf_domainstudy/zoo]"
@@ -36,7 +33,7 @@ def _add_writing(parser):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=_FORMATTER)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="{export,import,list,verify}")
 
     export = commands.add_parser(
@@ -44,7 +41,6 @@ def parse_args(argv=None):
         help="package a finished run dir as a zoo artifact",
         description="Package a run's weights and config.yaml as a zoo artifact (tar + sha256) "
         "and register it. The tar is checked the way MMF will read it before it is published.",
-        formatter_class=_FORMATTER,
     )
     export.add_argument("run_dir", help="the run's save dir (env.save_dir): holds config.yaml and checkpoints")
     export.add_argument("--key", help="zoo key [default: <model>.domain_study.<run dir name>]")
@@ -64,7 +60,6 @@ def parse_args(argv=None):
         description="Verify a downloaded zoo tar (one *.ckpt|*.pth|*.pt, at most one yaml) against "
         "its sha256 and register it. Give the sha256, or MMF's zoo yaml that publishes it as "
         "'hashcode'. A mismatch deletes nothing.",
-        formatter_class=_FORMATTER,
     )
     imported.add_argument("tar", help="the downloaded .tar / .tar.gz")
     imported.add_argument("--key", help="local zoo key [default: --zoo-key]")
@@ -75,7 +70,7 @@ def parse_args(argv=None):
     _add_writing(imported)
     _add_common(imported)
 
-    listing = commands.add_parser("list", help="show the local zoo's entries", formatter_class=_FORMATTER)
+    listing = commands.add_parser("list", help="show the local zoo's entries")
     _add_common(listing)
 
     verify = commands.add_parser(
@@ -83,7 +78,6 @@ def parse_args(argv=None):
         help="re-check sha256, archive safety and loadability",
         description="Re-check each entry: sha256, tar members, layout, tensors-only load (or the "
         "trust recorded at import) and architecture. Exit status 1 if any entry fails.",
-        formatter_class=_FORMATTER,
     )
     verify.add_argument("keys", nargs="*", help="keys to check [default: all]")
     _add_common(verify)

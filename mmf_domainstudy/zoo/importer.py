@@ -7,6 +7,7 @@ deleted. The zoo keeps its own copy, so the download may be removed afterwards.
 import hashlib
 import os
 import re
+import warnings
 
 import yaml
 
@@ -27,6 +28,8 @@ from mmf_domainstudy.zoo.local_zoo import (
 )
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Upstream's "*.pretrained.coco" models saw COCO train+val images during pretraining.
+_TRAIN_VAL_KEY = re.compile(r"\.pretrained\.coco(\.|$)")
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
 
 
@@ -103,6 +106,11 @@ def import_artifact(tar_path, key, sha256=None, zoo_yaml=None, zoo_key=None, ver
     sha256 = sha256.strip().lower()
     if not _SHA256.match(sha256):
         raise ZooError(f"expected sha256 {sha256!r} for {tar_path} is not 64 hex digits.")
+    if _TRAIN_VAL_KEY.search(zoo_key or key):
+        warnings.warn(
+            f"{zoo_key or key}: upstream's *.pretrained.coco models were pretrained on COCO "
+            "train+val; evaluating one on VQA v2 val leaks val images into pretraining."
+        )
     check_key_free(key, zoo, overwrite)
     check_sha256(tar_path, sha256, f"importing as {key!r}")
     architecture = key_architecture(key)
