@@ -1,0 +1,91 @@
+"""``domainstudy-run SPEC``: run a study's grid of MMF runs and write its report."""
+import argparse
+import logging
+import signal
+import sys
+
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from mmf_domainstudy.study.local import LocalExecutor
+from mmf_domainstudy.study.plan import expand_study, select_runs
+from mmf_domainstudy.study.report import write_report
+from mmf_domainstudy.study.runner import DONE, StudyBusy, StudyRunner, describe_plan, runner_lock
+from mmf_domainstudy.study.slurm import SubmititExecutor
+from mmf_domainstudy.study.spec import SpecError, load_spec
+
+logger = logging.getLogger("mmf_domainstudy.study")
+
+EXECUTORS = ("local", "slurm", "submitit-local")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="domainstudy-run",
+        description="Run a domain study (pretraining sources x tasks x fractions x modes x seeds) and write "
+                    "report.md, results.csv and plots to its output_dir. Safe to stop and restart at any time: "
+                    "finished runs are reused, interrupted ones resume from their last checkpoint.",
+        epilog="Spec format: projects/domain_study/studies/README.md",
+    )
+    parser.add_argument("spec", help="study spec yaml, e.g. projects/domain_study/studies/demo.yaml")
+    parser.add_argument("--dry-run", action="store_true", help="print every run, its status and command; run nothing")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report from stored results; run nothing")
+    parser.add_argument("--jobs", type=int, default=None, metavar="K",
+                        help="runs at a time (default: 1 locally, all ready runs on SLURM)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="local: subprocesses on this machine; slurm: one submitit job per run (settings in the "
+                             "spec's 'slurm:' section); submitit-local: the SLURM code path on this machine, to "
+                             "check a study before sending it to the cluster")
+    parser.add_argument("--only", metavar="PATTERN",
+                        help="only runs whose name matches this glob (plus the pretraining runs they start from), "
+                             "e.g. 'ft-visual_bert-*-vqa2-*'")
+    parser.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS",
+                        help="seconds between checks of running runs (default 2)")
+    return parser
+
+
+def make_executor(name, spec):
+    if name == "local":
+        return LocalExecutor()
+    cluster = "slurm" if name == "slurm" else "local"
+    return SubmititExecutor(spec.output_dir / "slurm", spec.slurm, f"study-{spec.name}", cluster=cluster)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.jobs is not None and args.jobs < 1:
+        sys.exit("error: --jobs must be at least 1")
+    try:
+        with logging_redirect_tqdm():
+            return _main(args)
+    except (SpecError, StudyBusy) as error:
+        sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _main(args):
+    spec = load_spec(args.spec)
+    runs = expand_study(spec)
+    selected = select_runs(runs, args.only) if args.only else runs
+    if not selected:
+        raise SpecError(f"{spec.path}: no run matches --only {args.only!r}; see the names with --dry-run")
+    if args.dry_run:
+        gpus = 1 if args.executor == "local" else spec.slurm.gpus_per_run
+        print(describe_plan(spec, selected, gpus))
+        return 0
+    statuses = {}
+    if not args.report_only:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        jobs = args.jobs or (1 if args.executor == "local" else None)
+        with runner_lock(spec.output_dir):
+            executor = make_executor(args.executor, spec)
+            statuses = StudyRunner(spec, selected, executor, jobs, args.poll_interval).run()
+    report = write_report(spec, runs)
+    print(report.main_table)
+    print(f"\nReport: {report.path}")
+    return 0 if all(status == DONE for status in statuses.values()) else 1

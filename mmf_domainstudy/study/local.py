@@ -1,0 +1,49 @@
+"""Run a study's runs on this machine, as subprocesses that outlive the runner."""
+import contextlib
+import os
+import signal
+import subprocess
+import time
+
+from mmf_domainstudy.study.rundir import lease_held, start_attempt
+
+
+class LocalExecutor:
+    """Starts each run as its own process group; a restarted runner re-adopts the live ones."""
+
+    name = "local"
+    gpus_per_run = 1  # one process; MMF itself spawns per GPU if asked to
+
+    def __init__(self):
+        self.processes = {}
+
+    def launch(self, run):
+        self.processes[run.name] = start_attempt(run.run_dir)
+
+    def is_running(self, run):
+        process = self.processes.get(run.name)
+        if process is not None and process.poll() is None:
+            return True
+        return lease_held(run.run_dir)
+
+    def adopt(self, run):
+        """Whether a run started by an earlier runner is still going (then it is watched, not restarted)."""
+        return lease_held(run.run_dir)
+
+    def shutdown(self, grace_seconds=30):
+        """Stop the runs this runner started (SIGTERM, then SIGKILL); they resume on the next start."""
+        running = [p for p in self.processes.values() if p.poll() is None]
+        for process in running:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        for process in running:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+
+
+def _signal_group(process, signum):
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)

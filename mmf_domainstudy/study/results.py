@@ -1,0 +1,113 @@
+"""Stored results of a study's finetuning runs, aggregated over seeds.
+
+Everything here reads run folders only, so tables and plots can be rebuilt at
+any time, including while a study is running.
+"""
+import dataclasses
+import statistics
+
+from mmf_domainstudy.study.rundir import read_done, read_failed
+from mmf_domainstudy.study.runner import BLOCKED, DONE, FAILED, stored_status
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """One finetuning run's stored outcome."""
+
+    run: str
+    model: str
+    source: str
+    pretrain_fraction: object  # float, or None for the baseline
+    task: str
+    mode: str
+    fraction: float
+    seed: int
+    status: str
+    metric: str
+    value: object  # float, or None without a result
+    run_dir: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """Seeds of one grid point, aggregated."""
+
+    mean: float
+    std: object  # sample std, None for a single seed
+    n: int
+
+
+def cell_key(model, source, pretrain_fraction, task, mode, fraction):
+    return (model, source, pretrain_fraction, task, mode, fraction)
+
+
+def collect_results(spec, runs):
+    """Every finetuning run's result, and notes on results that cannot be read."""
+    statuses, results, problems = {}, [], []
+    for run in runs:
+        status = statuses[run.name] = stored_status(run, statuses)
+        if run.kind != "finetune":
+            continue
+        metric = spec.tasks[run.axes["task"]].metric
+        value = None
+        if status == DONE:
+            split = read_done(run.run_dir)["metrics"].get(spec.report_split, {})
+            value = split.get(metric)
+            if value is None:
+                problems.append(f"{run.name}: '{metric}' is not in its {spec.report_split} metrics "
+                                f"(has: {', '.join(sorted(split)) or 'none'}); fix finetune.tasks.{run.axes['task']}.metric")
+        elif status == FAILED:
+            problems.append(f"{run.name} failed: {read_failed(run.run_dir)['reason']}")
+        elif status == BLOCKED:
+            problems.append(f"{run.name} is blocked: {run.depends_on.name} failed")
+        axes = run.axes
+        results.append(Result(run.name, axes["model"], axes["source"], axes["pretrain_fraction"], axes["task"],
+                              axes["mode"], axes["fraction"], axes["seed"], status, metric, value, str(run.run_dir)))
+    return results, problems
+
+
+def summarize(results):
+    """Mean and sample std over seeds for each grid point that has results."""
+    groups = {}
+    for r in results:
+        if r.value is not None:
+            key = cell_key(r.model, r.source, r.pretrain_fraction, r.task, r.mode, r.fraction)
+            groups.setdefault(key, []).append(r.value)
+    return {
+        key: Cell(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None, len(values))
+        for key, values in groups.items()
+    }
+
+
+def table_rows(spec):
+    """(source, pretraining fraction) rows in spec order, the baseline first."""
+    baseline = spec.baseline
+    rows = [(baseline.name, None)] if baseline else []
+    for source in spec.sources.values():
+        if not source.is_baseline:
+            rows.extend((source.name, fraction) for fraction in spec.pretrain_fractions)
+    return rows
+
+
+def gain(spec, cells, model, source, pretrain_fraction, task, mode, fraction):
+    """Mean metric minus the baseline's at the same model, task, mode and downstream fraction."""
+    baseline = spec.baseline
+    if baseline is None or source == baseline.name:
+        return None
+    cell = cells.get(cell_key(model, source, pretrain_fraction, task, mode, fraction))
+    reference = cells.get(cell_key(model, baseline.name, None, task, mode, fraction))
+    return None if cell is None or reference is None else cell.mean - reference.mean
+
+
+def best_gains(spec, cells):
+    """(model, source, task, mode) -> gain at the source's largest fraction, on the full downstream data."""
+    pretrain_fraction, fraction = max(spec.pretrain_fractions), max(spec.finetune_fractions)
+    gains = {}
+    for model in spec.models:
+        for source in spec.sources.values():
+            for task in spec.tasks:
+                for mode in spec.modes:
+                    value = gain(spec, cells, model, source.name, pretrain_fraction, task, mode, fraction)
+                    if value is not None:
+                        gains[(model, source.name, task, mode)] = value
+    return gains

@@ -1,0 +1,375 @@
+"""A study spec: one yaml file naming a grid of MMF runs and how to report them.
+
+The format is documented in ``projects/domain_study/studies/README.md``. Loading
+validates everything that can be checked without running anything, so a typo
+fails in a second with the key and the fix instead of hours into a study.
+"""
+import dataclasses
+import os
+import re
+import string
+import sys
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import yaml
+
+KNOWN_ANALYSES = ("drift", "similarity")
+REPORT_SPLITS = ("val", "test")
+
+# Fields each template may use; a run fills them in (see plan.py).
+PRETRAIN_CONFIG_FIELDS = ("model", "source")
+FINETUNE_CONFIG_FIELDS = ("model", "task")
+PRETRAIN_FIELDS = ("model", "source", "dataset", "fraction", "seed")
+FINETUNE_FIELDS = ("model", "source", "task", "dataset", "fraction", "mode", "seed")
+COMMON_FIELDS = ("model", "dataset", "seed")
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
+
+
+class SpecError(ValueError):
+    """A study spec that cannot be run; the message names the file, the key and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    name: str
+    dataset: Optional[str]  # None: the no-pretraining baseline
+    config: Optional[str]
+    overrides: Tuple[str, ...]
+
+    @property
+    def is_baseline(self):
+        return self.dataset is None
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    name: str
+    dataset: str
+    metric: str
+    config: Optional[str]
+    overrides: Tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Slurm:
+    gpus_per_run: int
+    cpus_per_gpu: int
+    timeout_min: int
+    mem_gb: Optional[int]
+    partition: Optional[str]
+    account: Optional[str]
+    qos: Optional[str]
+    constraint: Optional[str]
+    setup: Tuple[str, ...]
+    additional: Dict[str, object]
+
+
+@dataclasses.dataclass(frozen=True)
+class StudySpec:
+    path: Path
+    name: str
+    output_dir: Path
+    data_dir: Optional[str]
+    command: Tuple[str, ...]
+    models: Tuple[str, ...]
+    pretrain_config: str
+    pretrain_seed: int
+    pretrain_fractions: Tuple[float, ...]
+    pretrain_fraction_override: Optional[str]
+    sources: Dict[str, Source]
+    finetune_config: str
+    finetune_fractions: Tuple[float, ...]
+    finetune_fraction_override: Optional[str]
+    seeds: Tuple[int, ...]
+    tasks: Dict[str, Task]
+    modes: Dict[str, Tuple[str, ...]]
+    overlays: Tuple[str, ...]
+    overrides: Tuple[str, ...]
+    analyses: Tuple[str, ...]
+    report_split: str
+    slurm: Slurm
+
+    @property
+    def baseline(self):
+        """The source trained from its initial weights only, or None."""
+        return next((s for s in self.sources.values() if s.is_baseline), None)
+
+
+class _Keys:
+    """Reads one mapping of the spec, naming ``file: key`` in every error."""
+
+    def __init__(self, file, prefix, value, allowed, required=()):
+        self.file, self.prefix = file, prefix
+        if not isinstance(value, dict):
+            self.fail(prefix or "the file", f"must be a mapping, got {type(value).__name__}", "")
+        unknown = sorted(set(value) - set(allowed))
+        if unknown:
+            self.fail(self.key(unknown[0]), "is not a known key", f"Allowed here: {', '.join(allowed)}.")
+        for key in required:
+            if value.get(key) is None:
+                self.fail(self.key(key), "is missing", "Add it (see projects/domain_study/studies/README.md).")
+        self.value = value
+
+    def key(self, name):
+        return f"{self.prefix}.{name}" if self.prefix else str(name)
+
+    def fail(self, key, problem, fix):
+        raise SpecError(f"{self.file}: '{key}' {problem}. {fix}".rstrip())
+
+    def get(self, name, default=None):
+        value = self.value.get(name)
+        return default if value is None else value
+
+    def string(self, name, default=None, fields=None):
+        value = self.get(name, default)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.fail(self.key(name), f"must be a non-empty string, got {value!r}", "")
+        if fields is not None:
+            check_template(value, fields, self.file, self.key(name))
+        return value
+
+    def string_list(self, name, fields, assignments=False):
+        values = self.get(name, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+            self.fail(self.key(name), f"must be a list of strings, got {values!r}", "")
+        for index, value in enumerate(values):
+            key = f"{self.key(name)}[{index}]"
+            check_template(value, fields, self.file, key)
+            if assignments and "=" not in value:
+                self.fail(key, f"is {value!r}, not an MMF override", "Write it as key=value, e.g. training.batch_size=32.")
+        return tuple(values)
+
+    def names(self, name):
+        values = self.get(name)
+        if not isinstance(values, list) or not values:
+            self.fail(self.key(name), f"must be a non-empty list, got {values!r}", "")
+        for value in values:
+            self.check_name(name, value)
+        if len(set(values)) != len(values):
+            self.fail(self.key(name), f"lists a name twice: {values}", "Remove the duplicate.")
+        return tuple(values)
+
+    def check_name(self, name, value):
+        if not isinstance(value, str) or not _NAME.match(value):
+            self.fail(self.key(name), f"has the name {value!r}", "Names are letters, digits, '_' and '.'.")
+
+    def fractions(self, name):
+        values = self.get(name, [1.0])
+        if not isinstance(values, list) or not values:
+            self.fail(self.key(name), f"must be a non-empty list of fractions, got {values!r}", "")
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+                self.fail(self.key(name), f"has {value!r}", "Fractions are numbers in (0, 1], e.g. [0.1, 0.5, 1.0].")
+        floats = tuple(float(v) for v in values)
+        if len(set(floats)) != len(floats):
+            self.fail(self.key(name), f"lists a fraction twice: {values}", "Remove the duplicate.")
+        return floats
+
+    def integer(self, name, default, minimum):
+        value = self.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.fail(self.key(name), f"must be an integer >= {minimum}, got {value!r}", "")
+        return value
+
+
+def check_template(text, fields, file, key):
+    """Reject ``{placeholders}`` a run cannot fill, before any run starts."""
+    try:
+        used = [parsed[1] for parsed in string.Formatter().parse(text) if parsed[1] is not None]
+    except ValueError as error:
+        raise SpecError(f"{file}: '{key}' is not a valid template ({error}): {text!r}. Write literal braces as {{{{ }}}}.")
+    for field in used:
+        if field not in fields:
+            raise SpecError(
+                f"{file}: '{key}' uses {{{field}}}, which is not known here. "
+                f"Available: {', '.join('{' + f + '}' for f in fields)}."
+            )
+
+
+def fill(template, **fields):
+    """Fill a template checked by check_template."""
+    return template.format(**fields)
+
+
+def expand_path(text, file, key):
+    """Expand ``~`` and ``$VARS``; an unset variable is an error, never an empty path."""
+    expanded = os.path.expandvars(os.path.expanduser(text))
+    if "$" in expanded:
+        missing = re.findall(r"\$\{?(\w+)", expanded)
+        raise SpecError(f"{file}: '{key}' uses ${missing[0]}, which is not set. Export it or write the path.")
+    return expanded
+
+
+def load_spec(path):
+    """Read and validate a study spec."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: study spec not found. Pass a yaml file such as projects/domain_study/studies/demo.yaml.")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise SpecError(f"{path}: not valid yaml: {error}")
+    top = _Keys(
+        path,
+        "",
+        raw,
+        allowed=("name", "output_dir", "data_dir", "command", "models", "pretrain", "finetune",
+                 "overlays", "overrides", "analyses", "report", "slurm"),
+        required=("name", "output_dir", "models", "pretrain", "finetune"),
+    )
+    top.check_name("name", raw["name"])
+    pretrain = _Keys(path, "pretrain", raw["pretrain"], ("config", "seed", "fractions", "fraction_override", "sources"),
+                     required=("sources",))
+    finetune = _Keys(path, "finetune", raw["finetune"],
+                     ("config", "fractions", "fraction_override", "seeds", "tasks", "modes"),
+                     required=("config", "seeds", "tasks"))
+    sources = _read_sources(path, pretrain)
+    tasks = _read_tasks(path, finetune)
+    if any(not s.is_baseline and s.config is None for s in sources.values()) and pretrain.get("config") is None:
+        top.fail("pretrain.config", "is missing", "Give a config template such as "
+                 "projects/domain_study/configs/{model}/pretrain/{source}.yaml, or a config per source.")
+    seeds = finetune.get("seeds")
+    if (not isinstance(seeds, list) or not seeds or len(set(map(repr, seeds))) != len(seeds)
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        finetune.fail("finetune.seeds", f"must be a non-empty list of distinct integers, got {seeds!r}", "")
+    for axis in (pretrain, finetune):
+        if axis.get("fraction_override") is None and axis.fractions("fractions") != (1.0,):
+            axis.fail(f"{axis.prefix}.fraction_override", "is missing but fractions other than 1.0 are listed",
+                      "Give the override that selects a fraction, e.g. dataset_config.{dataset}.fraction={fraction}.")
+    return StudySpec(
+        path=path,
+        name=raw["name"],
+        output_dir=Path(expand_path(top.string("output_dir"), path, "output_dir")).absolute(),
+        data_dir=_data_dir(top, path),
+        command=_command(top),
+        models=top.names("models"),
+        pretrain_config=pretrain.string("config", fields=PRETRAIN_CONFIG_FIELDS),
+        pretrain_seed=pretrain.integer("seed", 1, minimum=1),
+        pretrain_fractions=pretrain.fractions("fractions"),
+        pretrain_fraction_override=pretrain.string("fraction_override", fields=PRETRAIN_FIELDS),
+        sources=sources,
+        finetune_config=finetune.string("config", fields=FINETUNE_CONFIG_FIELDS),
+        finetune_fractions=finetune.fractions("fractions"),
+        finetune_fraction_override=finetune.string("fraction_override", fields=FINETUNE_FIELDS),
+        seeds=tuple(seeds),
+        tasks=tasks,
+        modes=_read_modes(path, finetune),
+        overlays=tuple(expand_path(o, path, "overlays") for o in top.string_list("overlays", fields=())),
+        overrides=top.string_list("overrides", fields=COMMON_FIELDS, assignments=True),
+        analyses=_read_analyses(top),
+        report_split=_read_report(path, top.get("report", {})),
+        slurm=_read_slurm(path, top.get("slurm", {})),
+    )
+
+
+def _data_dir(top, path):
+    text = top.string("data_dir")
+    return None if text is None else os.path.abspath(expand_path(text, path, "data_dir"))
+
+
+def _command(top):
+    command = top.get("command", [sys.executable, "-m", "mmf_domainstudy.run"])
+    if not isinstance(command, list) or not command or not all(isinstance(c, str) and c for c in command):
+        top.fail("command", f"must be a non-empty list of strings, got {command!r}",
+                 "It is the Python interpreter and what it runs, e.g. [python, -m, mmf_domainstudy.run].")
+    return tuple(command)
+
+
+def _read_sources(path, pretrain):
+    raw = pretrain.get("sources")
+    if not isinstance(raw, dict) or not raw:
+        pretrain.fail("pretrain.sources", "must be a non-empty mapping of source name to settings", "")
+    sources = {}
+    for name, settings in raw.items():
+        pretrain.check_name("sources", name)
+        key = f"pretrain.sources.{name}"
+        if settings is None:  # the baseline: no pretraining run
+            sources[name] = Source(name, None, None, ())
+            continue
+        entry = _Keys(path, key, settings, ("dataset", "config", "overrides"), required=("dataset",))
+        sources[name] = Source(
+            name=name,
+            dataset=entry.string("dataset"),
+            config=entry.string("config", fields=PRETRAIN_CONFIG_FIELDS),
+            overrides=entry.string_list("overrides", fields=PRETRAIN_FIELDS, assignments=True),
+        )
+    baselines = [s.name for s in sources.values() if s.is_baseline]
+    if len(baselines) > 1:
+        pretrain.fail("pretrain.sources", f"has several baselines (null settings): {baselines}",
+                      "Keep one source with null settings; it is what every other source is compared with.")
+    return sources
+
+
+def _read_tasks(path, finetune):
+    raw = finetune.get("tasks")
+    if not isinstance(raw, dict) or not raw:
+        finetune.fail("finetune.tasks", "must be a non-empty mapping of task name to settings", "")
+    tasks = {}
+    for name, settings in raw.items():
+        finetune.check_name("tasks", name)
+        entry = _Keys(path, f"finetune.tasks.{name}", settings, ("dataset", "metric", "config", "overrides"),
+                      required=("dataset", "metric"))
+        tasks[name] = Task(
+            name=name,
+            dataset=entry.string("dataset"),
+            metric=entry.string("metric"),
+            config=entry.string("config", fields=FINETUNE_CONFIG_FIELDS),
+            overrides=entry.string_list("overrides", fields=FINETUNE_FIELDS, assignments=True),
+        )
+    return tasks
+
+
+def _read_modes(path, finetune):
+    raw = finetune.get("modes", {"finetuned": []})
+    if not isinstance(raw, dict) or not raw:
+        finetune.fail("finetune.modes", "must be a non-empty mapping of mode name to a list of overrides",
+                      "e.g. {finetuned: [], frozen: ['model_config.{model}.freeze_base=True']}")
+    modes = _Keys(path, "finetune.modes", raw, allowed=tuple(raw))
+    for name in raw:
+        modes.check_name(name, name)
+    return {name: modes.string_list(name, fields=FINETUNE_FIELDS, assignments=True) for name in raw}
+
+
+def _read_analyses(top):
+    analyses = top.get("analyses", [])
+    if not isinstance(analyses, list) or any(a not in KNOWN_ANALYSES for a in analyses):
+        top.fail("analyses", f"is {analyses!r}", f"List any of: {', '.join(KNOWN_ANALYSES)}.")
+    return tuple(analyses)
+
+
+def _read_report(path, raw):
+    report = _Keys(path, "report", raw, ("split",))
+    split = report.get("split", "val")
+    if split not in REPORT_SPLITS:
+        report.fail("report.split", f"is {split!r}", f"Use one of: {', '.join(REPORT_SPLITS)}.")
+    return split
+
+
+def _read_slurm(path, raw):
+    slurm = _Keys(path, "slurm", raw, ("gpus_per_run", "cpus_per_gpu", "timeout_min", "mem_gb", "partition",
+                                       "account", "qos", "constraint", "setup", "additional"))
+    additional = slurm.get("additional", {})
+    if not isinstance(additional, dict):
+        slurm.fail("slurm.additional", f"must be a mapping of extra sbatch options, got {additional!r}", "")
+    mem_gb = slurm.get("mem_gb")
+    return Slurm(
+        gpus_per_run=slurm.integer("gpus_per_run", 1, minimum=1),
+        cpus_per_gpu=slurm.integer("cpus_per_gpu", 10, minimum=1),
+        timeout_min=slurm.integer("timeout_min", 72 * 60, minimum=1),
+        mem_gb=None if mem_gb is None else slurm.integer("mem_gb", None, minimum=1),
+        partition=slurm.string("partition"),
+        account=slurm.string("account"),
+        qos=slurm.string("qos"),
+        constraint=slurm.string("constraint"),
+        setup=slurm.string_list("setup", fields=()),
+        additional=dict(additional),
+    )
+
+
+def format_fraction(fraction):
+    """0.1 -> '0.1', 1 -> '1.0': one spelling per fraction in names and overrides."""
+    return repr(float(fraction))
