@@ -21,6 +21,9 @@ def activate():
     _ACTIVE = True
     compat.after_mmf()
     from mmf_domainstudy import registration
+    from mmf_domainstudy.zoo import install_local_zoo_hooks
+
+    install_local_zoo_hooks()
 
     registration.register_all()
 

@@ -1,14 +1,52 @@
 """``python -m mmf_domainstudy.run`` takes exactly ``mmf_run``'s arguments.
 
-Useful where the import hook is not installed (e.g. the package is only on
-PYTHONPATH): importing the package activates it before MMF's CLI runs.
+It also works where the import hook is not installed (the package only on
+PYTHONPATH), and it is the entry point for ``torchrun``: rc10's CLI would spawn
+its own workers or put every rank on cuda:0, so under torchrun each process
+joins the group from the environment (gloo on CPU, NCCL on GPUs).
 """
+import argparse
+import os
+import sys
+
 import mmf_domainstudy  # noqa: F401
 
 
-def main():
+def launched_by_torchrun():
+    return "LOCAL_RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _run_torchrun_process(opts):
+    import torch
+    from mmf.utils.configuration import Configuration
+    from mmf_cli.run import main as mmf_main
+
+    args = argparse.Namespace(config_override=None, local_rank=None, opts=opts)
+    configuration = Configuration(args)
+    configuration.args = args
+    config = configuration.get_config()
+    local_rank = int(os.environ["LOCAL_RANK"])
+    use_cuda = torch.cuda.is_available() and "cuda" in str(config.training.device)
+    config.start_rank = 0
+    config.device_id = local_rank
+    config.distributed.init_method = "env://"
+    config.distributed.rank = int(os.environ["RANK"])
+    config.distributed.world_size = int(os.environ["WORLD_SIZE"])
+    config.distributed.no_spawn = True
+    config.distributed.backend = "nccl" if use_cuda else "gloo"
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    mmf_main(configuration, init_distributed=True)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if launched_by_torchrun():
+        _run_torchrun_process(argv)
+        return
     from mmf_cli.run import run
 
+    sys.argv = [sys.argv[0]] + list(argv)
     run()
 
 

@@ -192,3 +192,34 @@ def share_lmdb_handles_in_mmf_reader():
 
     feature_readers.LMDBFeatureReader._init_db = _init_db
     feature_readers.LMDBFeatureReader._load = _load
+
+
+def _pad_rows(array, rows):
+    import numpy as np
+
+    array = np.asarray(array, dtype=np.float32)
+    padded = np.zeros((rows,) + array.shape[1:], dtype=np.float32)
+    padded[: min(rows, len(array))] = array[:rows]
+    return padded
+
+
+@shim(
+    "pad_region_info",
+    AFTER_MMF,
+    "rc10 pads region features to max_features but not their bbox/cls_prob, so a batch of images "
+    "with different box counts (adaptive detectors, VizWiz) cannot be stacked by ViLBERT",
+    detect=lambda: True,
+)
+def pad_region_info_like_features():
+    from mmf.datasets.databases.readers import feature_readers
+
+    original_read = feature_readers.PaddedFasterRCNNFeatureReader.read
+
+    def read(self, image_feat_path):
+        image_feature, image_info = original_read(self, image_feat_path)
+        for key in ("bbox", "cls_prob"):
+            if image_info is not None and image_info.get(key) is not None:
+                image_info[key] = _pad_rows(image_info[key], self.max_loc)
+        return image_feature, image_info
+
+    feature_readers.PaddedFasterRCNNFeatureReader.read = read

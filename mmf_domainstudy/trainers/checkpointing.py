@@ -5,6 +5,7 @@ import types
 import torch
 from mmf.utils import checkpoint as mmf_checkpoint
 from mmf.utils.checkpoint import Checkpoint
+from mmf.utils.distributed import is_master
 
 from mmf_domainstudy.utils.atomic import atomic_open
 
@@ -41,5 +42,9 @@ class SafeCheckpoint(Checkpoint):
             super().save(update, iteration, update_best)
 
     def finalize(self):
-        with _atomic_saves_in_rc10_checkpoint():
-            super().finalize()
+        """Also unwraps DDP, so ``<model>_final.pth`` loads the same however it was trained."""
+        if not is_master():
+            return
+        model = self.trainer.model
+        model = getattr(model, "module", model)
+        _atomic_save(model.state_dict(), self.pth_filepath)

@@ -19,8 +19,10 @@ import torch
 from mmf.common.registry import registry
 from mmf.trainers import base_trainer
 from mmf.trainers.base_trainer import BaseTrainer
+from mmf.utils import build as mmf_build
 from mmf.utils.distributed import is_master
 from mmf.utils.timer import Timer
+from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from mmf_domainstudy.trainers.checkpointing import SafeCheckpoint
@@ -42,6 +44,16 @@ class DomainStudyTrainer(BaseTrainer):
     def load(self):
         self.final_metrics = {}
         super().load()
+
+    def load_datasets(self):
+        with _seeded_shuffling(int(self.config.training.seed)):
+            super().load_datasets()
+
+    def _set_sampler_epoch(self, epoch):
+        """rc10 reseeds samplers only under DDP; ours are seeded samplers in every mode."""
+        for sampler in getattr(self.train_loader, "_samplers", []):
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
 
     def load_extras(self):
         with _checkpoint_class(SafeCheckpoint):
@@ -136,7 +148,7 @@ class DomainStudyTrainer(BaseTrainer):
         while self.num_updates < self.max_updates and not should_break:
             self.current_epoch += 1
             registry.register("current_epoch", self.current_epoch)
-            self.dataset_loader.seed_sampler("train", self.current_epoch)
+            self._set_sampler_epoch(self.current_epoch)
             for batch in self.train_loader:
                 self.current_iteration += 1
                 report = self._forward_pass(batch)
@@ -198,6 +210,33 @@ class DomainStudyTrainer(BaseTrainer):
         path = os.path.join(self.checkpoint.ckpt_foldername, "metrics.json")
         atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True))
         self.writer.write(f"Final metrics written to {path}")
+
+
+@contextlib.contextmanager
+def _seeded_shuffling(seed):
+    """Shuffle training data with a (seed, epoch)-determined permutation in every mode.
+
+    rc10 shuffles with the global RNG on one process and with a DistributedSampler
+    (seed 0) under DDP. One seeded sampler for both makes N processes see exactly
+    the batches one process sees, and makes the data order reproducible on resume.
+    """
+    original = mmf_build._add_extra_args_for_dataloader
+
+    def add_extra_args(dataset_instance, other_args=None):
+        args = original(dataset_instance, other_args)
+        sampler = args.get("sampler")
+        if sampler is None and args.get("shuffle"):
+            args.pop("shuffle")
+            sampler = args["sampler"] = DistributedSampler(dataset_instance, num_replicas=1, rank=0, shuffle=True)
+        if isinstance(sampler, DistributedSampler):
+            sampler.seed = seed
+        return args
+
+    mmf_build._add_extra_args_for_dataloader = add_extra_args
+    try:
+        yield
+    finally:
+        mmf_build._add_extra_args_for_dataloader = original
 
 
 @contextlib.contextmanager

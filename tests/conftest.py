@@ -1,0 +1,64 @@
+"""Shared fixtures: tiny data in MMF's real formats and real `mmf_run` subprocesses."""
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_OVERLAY = os.path.join(REPO, "projects", "domain_study", "configs", "tiny.yaml")
+
+
+@pytest.fixture(scope="session")
+def fixture_data_dir(tmp_path_factory):
+    """MMF data root with every fixture dataset (2048-d features, seeded)."""
+    from tests.fixtures.make_fixtures import make_fixtures
+
+    root = tmp_path_factory.mktemp("mmf_data")
+    make_fixtures(str(root))
+    return str(root)
+
+
+def write_run_config(path, includes=(), **sections):
+    """A run config: `includes` (absolute paths, merged in order) then `sections` on top."""
+    content = dict(sections)
+    if includes:
+        content["includes"] = [os.path.abspath(p) for p in includes]
+    with open(path, "w") as handle:
+        yaml.safe_dump(content, handle, sort_keys=False)
+    return str(path)
+
+
+def mmf_env(data_dir, **extra):
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=REPO + os.pathsep + env.get("PYTHONPATH", ""),
+        MMF_DATA_DIR=str(data_dir),
+        HF_HUB_OFFLINE="1",
+        OMP_NUM_THREADS="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run_mmf(config, model, dataset, save_dir, data_dir, *overrides, launcher=None, check=True, timeout=600, env=None):
+    """Run `python -m mmf_domainstudy.run` (mmf_run's arguments) as a user would."""
+    launcher = launcher or [sys.executable, "-m", "mmf_domainstudy.run"]
+    args = launcher + [
+        f"config={config}",
+        f"model={model}",
+        f"dataset={dataset}",
+        f"env.save_dir={save_dir}",
+        *overrides,
+    ]
+    result = subprocess.run(
+        args, cwd=REPO, env=env or mmf_env(data_dir), capture_output=True, text=True, timeout=timeout
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"mmf run failed ({result.returncode}): {' '.join(args)}\n--- stdout ---\n{result.stdout[-4000:]}"
+            f"\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result
