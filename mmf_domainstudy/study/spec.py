@@ -204,15 +204,38 @@ def expand_path(text, file, key):
     return expanded
 
 
+def read_spec_yaml(path, _seen=()):
+    """The spec's yaml; with ``extends: other.yaml`` (beside it), merged over that spec, mappings key by key."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise SpecError(f"{path}: 'extends' comes back to this file. Remove the cycle.")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(f"{_seen[-1] if _seen else path}: study spec {path} not found. Fix the path.")
+    except yaml.YAMLError as error:
+        raise SpecError(f"{path}: not valid yaml: {error}\n(Quote values with {{placeholders}} in [...] lists.)")
+    if not isinstance(raw, dict) or "extends" not in raw:
+        return raw
+    base = read_spec_yaml(path.parent / raw.pop("extends"), _seen + (path.resolve(),))
+    return _merge(base, raw)
+
+
+def _merge(base, update):
+    if not isinstance(base, dict) or not isinstance(update, dict):
+        return update
+    merged = dict(base)
+    for key, value in update.items():
+        merged[key] = _merge(base.get(key), value)
+    return merged
+
+
 def load_spec(path):
     """Read and validate a study spec."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: study spec not found. Pass a yaml file such as projects/domain_study/studies/demo.yaml.")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise SpecError(f"{path}: not valid yaml: {error}")
+    raw = read_spec_yaml(path)
     top = _Keys(
         path,
         "",

@@ -1,0 +1,138 @@
+"""Study specs: validation errors name the key and the fix; the shipped specs expand to the paper's grid."""
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.test_study_support import REPO, study_yaml, write_configs
+
+from mmf_domainstudy.study.plan import expand_study, select_runs
+from mmf_domainstudy.study.spec import SpecError, load_spec
+
+STUDIES = REPO / "projects" / "domain_study" / "studies"
+
+
+def spec_with(tmp_path, edit):
+    """A valid small spec, edited by ``edit(dict)``, written to disk."""
+    write_configs(tmp_path)
+    raw = yaml.safe_load(study_yaml(tmp_path))
+    edit(raw)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+BAD_SPECS = [
+    (lambda s: s.pop("models"), "'models' is missing"),
+    (lambda s: s.update(colour="red"), "'colour' is not a known key"),
+    (lambda s: s.update(models=[]), "'models' must be a non-empty list"),
+    (lambda s: s.update(models=["m1", "m1"]), "'models' lists a name twice"),
+    (lambda s: s["pretrain"]["sources"]["a"].pop("dataset"), "'pretrain.sources.a.dataset' is missing"),
+    (lambda s: s["pretrain"]["sources"].update(c=None), "several baselines"),
+    (lambda s: s["pretrain"].update(fractions=[0.5, 2]), "Fractions are numbers in (0, 1]"),
+    (lambda s: s["pretrain"].update(fractions=[0.5, 1.0]), "'pretrain.fraction_override' is missing"),
+    (lambda s: s["finetune"]["tasks"]["t1"].pop("metric"), "'finetune.tasks.t1.metric' is missing"),
+    (lambda s: s["finetune"].update(seeds=[1, 1]), "'finetune.seeds' must be a non-empty list of distinct"),
+    (lambda s: s["finetune"]["modes"].update(frozen=["freeze_base"]), "not an MMF override"),
+    (lambda s: s["finetune"]["modes"].update(frozen=["model_config.{modle}.freeze_base=True"]), "uses {modle}"),
+    (lambda s: s["pretrain"].update(config="configs/{task}.yaml"), "'pretrain.config' uses {task}"),
+    (lambda s: s.update(analyses=["attention"]), "List any of: drift, similarity"),
+    (lambda s: s.update(report={"split": "train"}), "'report.split' is 'train'"),
+    (lambda s: s.update(output_dir="$NO_SUCH_STUDY_VAR/out"), "uses $NO_SUCH_STUDY_VAR, which is not set"),
+    (lambda s: s.update(slurm={"gpus": 8}), "'slurm.gpus' is not a known key"),
+    (lambda s: s.update(name="my study"), "Names are letters"),
+]
+
+
+@pytest.mark.parametrize("edit, message", BAD_SPECS)
+def test_bad_spec_names_the_key_and_the_fix(tmp_path, edit, message):
+    path = spec_with(tmp_path, edit)
+    with pytest.raises(SpecError) as error:
+        load_spec(path)
+    assert message in str(error.value)
+    assert str(path) in str(error.value)
+
+
+def test_missing_config_file_names_the_spec_key(tmp_path):
+    path = spec_with(tmp_path, lambda s: s["finetune"]["tasks"].update(t3={"dataset": "d", "metric": "d/acc"}))
+    with pytest.raises(SpecError) as error:
+        expand_study(load_spec(path))
+    assert "'finetune.config'" in str(error.value) and "t3.yaml: config file not found" in str(error.value)
+
+
+def test_missing_include_names_the_including_file(tmp_path):
+    path = spec_with(tmp_path, lambda s: None)
+    (tmp_path / "configs" / "pretrain" / "a.yaml").write_text("includes: [nowhere.yaml]\n")
+    with pytest.raises(SpecError) as error:
+        expand_study(load_spec(path))
+    assert "a.yaml: include 'nowhere.yaml' not found" in str(error.value)
+
+
+def test_extends_merges_mappings_and_replaces_lists(tmp_path):
+    base = spec_with(tmp_path, lambda s: None)
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: study.yaml\nname: child\nfinetune:\n  seeds: [7]\n")
+    spec = load_spec(child)
+    assert spec.name == "child" and spec.seeds == (7,)
+    assert spec.tasks == load_spec(base).tasks
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in STUDIES.glob("*.yaml")))
+def test_shipped_specs_are_valid(name):
+    spec = load_spec(STUDIES / name)
+    assert spec.baseline is not None and spec.baseline.name == "none"
+    assert {"finetuned", "frozen"} <= set(spec.modes)
+
+
+def _fake_project_configs(root, spec):
+    """Empty config files at every path the spec names, so its grid can be expanded here."""
+    for model in spec.models:
+        for source in spec.sources.values():
+            if not source.is_baseline:
+                path = root / spec.pretrain_config.format(model=model, source=source.name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(f"model_config: {{{model}: {{}}}}\n")
+        for task in spec.tasks:
+            path = root / spec.finetune_config.format(model=model, task=task)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("checkpoint: {pretrained_state_mapping: {model.bert: model.bert}}\n")
+    for overlay in spec.overlays:
+        (root / overlay).write_text("training: {max_updates: 4}\n")
+
+
+def test_paper_spec_expands_to_the_papers_grid(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(STUDIES / "paper.yaml")
+    _fake_project_configs(tmp_path, spec)
+    runs = expand_study(spec)
+    pretrains = [r for r in runs if r.kind == "pretrain"]
+    finetunes = [r for r in runs if r.kind == "finetune"]
+    assert len(pretrains) == 2 * 5 * 3  # models x sources with data x fractions
+    assert len(finetunes) == 2 * (1 + 5 * 3) * 4 * 2 * 2 * 3  # x upstreams x tasks x modes x fractions x seeds
+    assert len({r.run_dir for r in runs}) == len(runs)
+    frozen = next(r for r in finetunes if r.name == "ft-vilbert-ccg-p0.5-mmimdb-frozen-d0.1-s3")
+    assert frozen.depends_on.name == "pt-vilbert-ccg-p0.5"
+    assert frozen.config == "projects/domain_study/configs/vilbert/finetune/mmimdb.yaml"
+    assert frozen.overrides == ("model_config.vilbert.freeze_base=True", "dataset_config.mmimdb.fraction=0.1",
+                                "training.seed=3")
+    assert pretrains[0].overrides == ("dataset_config.masked_coco.fraction=0.1", "training.seed=1")
+    baseline = [r for r in finetunes if r.axes["source"] == "none"]
+    assert len(baseline) == 2 * 4 * 2 * 2 * 3 and all(r.depends_on is None for r in baseline)
+
+
+def test_paper_tiny_differs_from_paper_only_by_overlay_and_seeds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    paper, tiny = load_spec(STUDIES / "paper.yaml"), load_spec(STUDIES / "paper_tiny.yaml")
+    _fake_project_configs(tmp_path, tiny)
+    assert tiny.overlays == ("projects/domain_study/configs/tiny.yaml",) and tiny.seeds == (1,)
+    assert (tiny.sources, tiny.tasks, tiny.modes) == (paper.sources, paper.tasks, paper.modes)
+    tiny_runs = expand_study(tiny)
+    assert len(tiny_runs) == 30 + 1536 // 3
+    assert not {r.digest for r in tiny_runs} & {r.digest for r in expand_study(paper)}
+
+
+def test_only_selects_matching_runs_and_what_they_start_from(tmp_path):
+    runs = expand_study(load_spec(spec_with(tmp_path, lambda s: None)))
+    chosen = select_runs(runs, "ft-m1-a-*-frozen-*")
+    assert [r.name for r in chosen] == ["pt-m1-a-p1.0", "ft-m1-a-p1.0-t1-frozen-d1.0-s1",
+                                        "ft-m1-a-p1.0-t1-frozen-d1.0-s2"]
+    assert Path(chosen[1].run_dir).parent == tmp_path / "out" / "runs"
