@@ -116,10 +116,17 @@ def _psd_sqrt(matrix):
     return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
 
 
+def _fit_side(features, side):
+    try:
+        return fit_gaussian(features)
+    except ValueError as error:
+        raise ValueError(f"{side} features: {error}") from error
+
+
 def visual_domain_similarity(source_features, target_features, ridge=1e-6):
     """Frechet distance between Gaussian fits of two sets of region features."""
-    mean_s, cov_s, n_s = fit_gaussian(source_features)
-    mean_t, cov_t, n_t = fit_gaussian(target_features)
+    mean_s, cov_s, n_s = _fit_side(source_features, "source")
+    mean_t, cov_t, n_t = _fit_side(target_features, "target")
     return {
         "visual_frechet": frechet_distance(mean_s, cov_s, mean_t, cov_t, ridge),
         "source_vectors": n_s,

@@ -39,6 +39,12 @@ MEASURE_DEFINITIONS = {
         "added to each covariance's diagonal."
     ),
     "spearman_rho": "Spearman rank correlation between a domain-similarity vector and transfer gains.",
+    "p_value": "Two-sided p-value of spearman_rho (scipy.stats.spearmanr; small samples make it rough).",
+    "pairs": "Number of (similarity, gain) pairs correlated.",
+    "source_tokens": "Tokens in the source corpus (with repeats), as tokenised for text_jsd.",
+    "target_tokens": "Tokens in the target corpus (with repeats), as tokenised for text_jsd.",
+    "source_vectors": "Region feature vectors in the source fit.",
+    "target_vectors": "Region feature vectors in the target fit.",
 }
 
 

@@ -72,22 +72,39 @@ def layer_head_matrices(records, measure, stream):
     return matrices
 
 
-def _draw_heatmap(measure, stream, matrices, title):
+def _color_range(matrices):
+    values = np.concatenate([matrix.ravel() for matrix in matrices.values()])
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+
+
+def _index_ticks(count):
+    """Integer ticks, at most about 12 of them."""
+    return range(0, count, math.ceil(count / 12))
+
+
+def _draw_heatmap(measure, matrices, title):
+    """Panels share one colour scale so projections can be compared at a glance."""
     from matplotlib.figure import Figure
 
     columns = min(len(matrices), 4)
     rows = math.ceil(len(matrices) / columns)
-    figure = Figure(figsize=(4.2 * columns, 3.6 * rows + 0.8), layout="constrained")
-    figure.suptitle(title)
-    for index, (role, matrix) in enumerate(matrices.items()):
-        axes = figure.add_subplot(rows, columns, index + 1)
-        image = axes.imshow(matrix, aspect="auto", cmap="viridis", interpolation="nearest")
+    figure = Figure(figsize=(3.2 * columns + 1.2, 2.9 * rows + 1.0))
+    grid = figure.subplots(rows, columns, squeeze=False)
+    vmin, vmax = _color_range(matrices)
+    for axes, (role, matrix) in zip(grid.ravel(), matrices.items()):
+        image = axes.imshow(matrix, aspect="auto", cmap="viridis", interpolation="nearest", vmin=vmin, vmax=vmax)
         axes.set_title(role)
-        axes.set_xlabel("head" if matrix.shape[1] > 1 else "")
         axes.set_ylabel("layer")
-        axes.set_xticks(range(matrix.shape[1]) if matrix.shape[1] > 1 else [])
-        axes.set_yticks(range(matrix.shape[0]))
-        figure.colorbar(image, ax=axes, label=measure)
+        axes.set_yticks(_index_ticks(matrix.shape[0]))
+        axes.set_xticks(_index_ticks(matrix.shape[1]) if matrix.shape[1] > 1 else [])
+        if matrix.shape[1] > 1:
+            axes.set_xlabel("head")
+    for axes in grid.ravel()[len(matrices):]:
+        axes.set_visible(False)
+    figure.suptitle(title)
+    figure.subplots_adjust(top=1 - 0.9 / figure.get_figheight(), hspace=0.45, wspace=0.45, right=0.85)
+    figure.colorbar(image, ax=grid.ravel().tolist(), label=measure, fraction=0.04)
     return figure
 
 
@@ -98,7 +115,7 @@ def write_heatmaps(records, out_dir, name_a, name_b, split):
     for measure, stream in sorted({(row["measure"], row["stream"]) for row in records}):
         matrices = layer_head_matrices(records, measure, stream)
         title = f"{measure} | {stream}\n{name_a} vs {name_b} | data: {split}"
-        figure = _draw_heatmap(measure, stream, matrices, title)
+        figure = _draw_heatmap(measure, matrices, title)
         path = os.path.join(out_dir, f"{measure}__{stream}.png")
         with atomic_open(path, "wb") as handle:
             figure.savefig(handle, format="png", dpi=100)
