@@ -61,6 +61,7 @@ def fraction_plot(spec, cells, task):
             if reference:
                 axes.axhline(reference.mean, color="black", linestyle=style, linewidth=1,
                              label=f"{baseline.name} {mode}")
+        axes.set_xticks(spec.pretrain_fractions)
         axes.set_xlabel("pretraining fraction")
         axes.set_ylabel(spec.tasks[task].metric)
         axes.set_title(f"{model}: {task}")
@@ -85,6 +86,7 @@ def gain_plot(spec, cells, task):
                               linestyle=LINESTYLES[mode_index % len(LINESTYLES)], color=f"C{source_index}",
                               label=f"{source.name} {mode}")
         axes.axhline(0.0, color="black", linewidth=1)
+        axes.set_xticks(fractions)
         axes.set_xlabel("downstream training fraction")
         axes.set_ylabel(f"gain in {spec.tasks[task].metric} over {spec.baseline.name}")
         axes.set_title(f"{model}: {task} (pretraining fraction {format_fraction(pretrain_fraction)})")
