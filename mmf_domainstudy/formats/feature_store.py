@@ -4,6 +4,7 @@ import os
 
 import lmdb
 import numpy as np
+import torch
 
 from mmf_domainstudy.formats.errors import DataFormatError
 from mmf_domainstudy.formats.lmdb_store import open_lmdb_readonly, read_keys, to_key
@@ -11,6 +12,7 @@ from mmf_domainstudy.formats.safe_pickle import safe_loads
 from mmf_domainstudy.utils.atomic import atomic_write_text
 
 FEATURE_INFO_NAME = "feature_info.json"
+_CAST_CHUNK = 16384  # below torch's parallel grain size (32768), so casts run inline
 # The attributes MMF's ImageDatabase tries, in order, to name a sample's image.
 _IMAGE_ATTRS = ("Flickr30kID", "Flikr30kID", "identifier", "image_path", "image_name", "img", "image_id")
 
@@ -89,7 +91,7 @@ class FeatureStore:
                 "or extract features with the backbone the config assumes."
             )
         if self.float16:
-            record["features"] = features.astype(np.float16)
+            record["features"] = to_float16(features)
         return record
 
     def key_for_feature_path(self, feature_path):
@@ -114,6 +116,21 @@ class FeatureStore:
 
     def read_feature_path(self, feature_path):
         return self[self.key_for_feature_path(feature_path)]
+
+
+def to_float16(array):
+    """``array.astype(float16)``, bit-identical, about 10x faster than numpy's cast.
+
+    torch's cast is vectorised, but on a whole record it fans out over OpenMP
+    threads, which stall for milliseconds when other processes load the CPUs;
+    slices below torch's parallel grain size run inline.
+    """
+    out = np.empty(array.shape, dtype=np.float16)
+    source = torch.from_numpy(np.ascontiguousarray(array)).reshape(-1)
+    target = torch.from_numpy(out).reshape(-1)
+    for start in range(0, source.numel(), _CAST_CHUNK):
+        target[start : start + _CAST_CHUNK].copy_(source[start : start + _CAST_CHUNK])
+    return out
 
 
 def feature_path_for_sample(sample):

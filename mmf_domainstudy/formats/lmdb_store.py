@@ -79,12 +79,21 @@ def check_lmdb_intact(path):
 # datasets often share one store: every reader in a process shares one handle.
 # Entries are {realpath: (pid, env)}; a forked child inherits its parent's.
 _READONLY_ENVS = {}
+_REAL_PATHS = {}
+
+
+def _real_path(path):
+    """``os.path.realpath``, memoised: it costs several syscalls, and readers call this per record."""
+    real_path = _REAL_PATHS.get(path)
+    if real_path is None:
+        real_path = _REAL_PATHS[path] = os.path.realpath(path)
+    return real_path
 
 
 def open_lmdb_readonly(path):
     """This process's shared readonly handle (no lock, no readahead, as MMF opens stores)."""
     path = os.fspath(path)
-    real_path = os.path.realpath(path)
+    real_path = _real_path(path)
     pid, env = _READONLY_ENVS.get(real_path, (None, None))
     if pid == os.getpid():
         return env
@@ -106,7 +115,7 @@ def open_lmdb_readonly(path):
 
 def release_lmdb_readonly(path):
     """Close this process's shared handle (readers reopen on next use), e.g. before writing."""
-    _, env = _READONLY_ENVS.pop(os.path.realpath(os.fspath(path)), (None, None))
+    _, env = _READONLY_ENVS.pop(_real_path(os.fspath(path)), (None, None))
     if env is not None:
         env.close()
 
