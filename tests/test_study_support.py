@@ -6,7 +6,8 @@ and ``metrics.json`` at the end. It resumes from ``current.ckpt`` when given
 ``checkpoint.resume=True`` and fails like MMF when ``checkpoint.resume_file``
 does not exist. Environment knobs: FAKE_STEPS, FAKE_STEP_SECONDS, FAKE_FAIL and
 FAKE_NO_METRICS (globs on the run folder's name), FAKE_EXECUTIONS (a jsonl file
-that gets one line per start).
+that gets one line per start), FAKE_HOLD (``glob=file;...``: a matching run
+stops after its first step until ``file`` exists).
 
 Its validation score is ``fake_score`` from the run's config + 0.01 * seed +
 the ``fake_bonus`` of the pretraining config it starts from, so tests know
@@ -39,6 +40,13 @@ def _merged_config(path):
     return merged
 
 
+def _wait_if_held(name):
+    for hold in filter(None, os.environ.get("FAKE_HOLD", "").split(";")):
+        pattern, release = hold.split("=", 1)
+        while fnmatch.fnmatch(name, pattern) and not os.path.exists(release):
+            time.sleep(0.05)
+
+
 def fake_mmf_run(argv):
     args = dict(arg.split("=", 1) for arg in argv)
     save_dir = Path(args["env.save_dir"])
@@ -66,6 +74,7 @@ def fake_mmf_run(argv):
         step += 1
         _write_json(save_dir / "current.ckpt", {"step": step})
         print(f"progress: {step}/{steps}", flush=True)
+        _wait_if_held(name)
     _write_json(save_dir / f"{args['model']}_final.pth", {"bonus": config.get("fake_bonus", 0.0)})
     if not fnmatch.fnmatch(name, os.environ.get("FAKE_NO_METRICS", "-")):
         score = config.get("fake_score", 0.5) + 0.01 * int(args["training.seed"]) + bonus

@@ -89,3 +89,7 @@ def _main(args):
     print(report.main_table)
     print(f"\nReport: {report.path}")
     return 0 if all(status == DONE for status in statuses.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

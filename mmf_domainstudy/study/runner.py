@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from mmf_domainstudy.study.plan import STUDY_CONFIG, final_checkpoint_path, launch_command, mmf_arguments
 from mmf_domainstudy.study.plan import study_config_text
-from mmf_domainstudy.study.rundir import (RUN_JSON, attempt_ended, finish_attempt, last_log_line, lease_held,
-                                          read_done, read_failed, resume_overrides, write_json)
+from mmf_domainstudy.study.rundir import (ATTEMPT, RUN_JSON, attempt_ended, finish_attempt, last_log_line,
+                                          lease_held, read_done, read_failed, read_json, resume_overrides, write_json)
 from mmf_domainstudy.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,6 @@ class StudyRunner:
         self.jobs = jobs or len(runs)
         self.poll_interval = poll_interval
         self.status = {}
-        self.started = {}
 
     def run(self):
         self._take_stock()
@@ -127,7 +126,6 @@ class StudyRunner:
                 self.status[run.name] = DONE
             elif self.executor.adopt(run):
                 self.status[run.name] = RUNNING
-                self.started[run.name] = time.time()
                 logger.info("%s is still running from an earlier runner; watching it", run.name)
             elif attempt_ended(run.run_dir):
                 self.status[run.name] = self._record_unwatched(run)
@@ -170,7 +168,6 @@ class StudyRunner:
         resuming = bool(resume_overrides(run.run_dir))
         self.executor.launch(run)
         self.status[run.name] = RUNNING
-        self.started[run.name] = time.time()
         logger.info("started %s%s", run.name, " (resuming from its checkpoint)" if resuming else "")
 
     def _conclude(self, run):
@@ -178,7 +175,7 @@ class StudyRunner:
         if outcome is None:  # ended without a recorded outcome (local runs; killed jobs)
             outcome = DONE if finish_attempt(run.run_dir) == "done" else FAILED
         self.status[run.name] = outcome
-        elapsed = format_duration(time.time() - self.started[run.name])
+        elapsed = self._attempt_duration(run)
         if outcome == DONE:
             self.bar.update(1)
             logger.info("done %s after %s: %s", run.name, elapsed, self._headline(run))
@@ -187,6 +184,11 @@ class StudyRunner:
             tail = "\n".join("    " + line for line in failure["log_tail"].splitlines())
             logger.error("FAILED %s after %s: %s\n  last lines of %s:\n%s", run.name, elapsed, failure["reason"],
                          run.run_dir / "train.log", tail)
+
+    def _attempt_duration(self, run):
+        """How long the latest attempt ran (it may have started under an earlier runner)."""
+        attempt = read_json(run.run_dir / ATTEMPT) or {}
+        return format_duration(time.time() - attempt["started_at"]) if "started_at" in attempt else "an unknown time"
 
     def _headline(self, run):
         metrics = read_done(run.run_dir)["metrics"].get(self.spec.report_split, {})
