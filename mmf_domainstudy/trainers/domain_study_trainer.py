@@ -21,12 +21,14 @@ from mmf.trainers import base_trainer
 from mmf.trainers.base_trainer import BaseTrainer
 from mmf.utils import build as mmf_build
 from mmf.utils.distributed import is_master
+from mmf.utils.general import get_batch_size
 from mmf.utils.timer import Timer
-from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
+from mmf_domainstudy.models import build_model_with_freezing
 from mmf_domainstudy.trainers.checkpointing import SafeCheckpoint
 from mmf_domainstudy.trainers.losses import zero_empty_mask_losses
+from mmf_domainstudy.trainers.resume import ResumableSampler, capture_rng_state, restore_rng_state, rng_preserved
 from mmf_domainstudy.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -49,14 +51,12 @@ class DomainStudyTrainer(BaseTrainer):
         with _seeded_shuffling(int(self.config.training.seed)):
             super().load_datasets()
 
-    def _set_sampler_epoch(self, epoch):
-        """rc10 reseeds samplers only under DDP; ours are seeded samplers in every mode."""
-        for sampler in getattr(self.train_loader, "_samplers", []):
-            if hasattr(sampler, "set_epoch"):
-                sampler.set_epoch(epoch)
+    def load_model_and_optimizer(self):
+        with _swapped(base_trainer, "build_model", build_model_with_freezing):
+            super().load_model_and_optimizer()
 
     def load_extras(self):
-        with _checkpoint_class(SafeCheckpoint):
+        with _swapped(base_trainer, "Checkpoint", SafeCheckpoint):
             super().load_extras()
 
     def _set_device(self):
@@ -144,13 +144,19 @@ class DomainStudyTrainer(BaseTrainer):
         self.snapshot_timer = Timer()
         self._samples_since_log = 0
         self._log_started = time.perf_counter()
+        skip_batches = self._restore_resume_state()
         should_break = False
         while self.num_updates < self.max_updates and not should_break:
-            self.current_epoch += 1
+            if skip_batches == 0:
+                self.current_epoch += 1
             registry.register("current_epoch", self.current_epoch)
-            self._set_sampler_epoch(self.current_epoch)
-            for batch in self.train_loader:
+            self._start_epoch(skip_batches)
+            self.epoch_batches, skip_batches = skip_batches, 0
+            with rng_preserved():
+                batches = iter(self.train_loader)
+            for batch in batches:
                 self.current_iteration += 1
+                self.epoch_batches += 1
                 report = self._forward_pass(batch)
                 self._backward(self._extract_loss(report))
                 self._samples_since_log += report.batch_size
@@ -160,6 +166,36 @@ class DomainStudyTrainer(BaseTrainer):
                     break
         self._progress.close()
         self.finalize()
+
+    def _start_epoch(self, skip_batches):
+        """rc10 reseeds samplers only under DDP; ours are seeded in every mode and can skip."""
+        per_process_batch = get_batch_size()
+        for sampler in getattr(self.train_loader, "samplers", []):
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(self.current_epoch)
+            if skip_batches and isinstance(sampler, ResumableSampler):
+                sampler.skip_next_iteration(skip_batches * per_process_batch)
+
+    def resume_state(self):
+        """Saved with every training checkpoint (see SafeCheckpoint)."""
+        return {
+            "rng": getattr(self, "_training_rng", None) or capture_rng_state(),
+            "epoch_batches": getattr(self, "epoch_batches", 0),
+            "grad_scaler": self.scaler.state_dict(),
+        }
+
+    def _restore_resume_state(self):
+        """Restore RNGs and return how many batches of the current epoch are already done."""
+        state = self.checkpoint.resumed_trainer_state
+        if not state or self.num_updates == 0:
+            return 0
+        restore_rng_state(state["rng"])
+        self.scaler.load_state_dict(state["grad_scaler"])
+        self.writer.write(
+            f"Resuming exactly at update {self.num_updates}: epoch {self.current_epoch}, "
+            f"{state['epoch_batches']} batches of it done, RNG states restored"
+        )
+        return int(state["epoch_batches"])
 
     def _logistics(self, report):
         registry.register("current_iteration", self.current_iteration)
@@ -189,7 +225,12 @@ class DomainStudyTrainer(BaseTrainer):
             return False
         if self.val_loader is None or len(self.val_dataset) == 0:
             return False
-        return super()._try_full_validation(force=force)
+        with rng_preserved() as training_rng:  # evaluating must not change what training draws next
+            self._training_rng = training_rng  # early stopping saves checkpoints mid-evaluation
+            try:
+                return super()._try_full_validation(force=force)
+            finally:
+                self._training_rng = None
 
     def finalize(self):
         super().finalize()
@@ -212,7 +253,6 @@ class DomainStudyTrainer(BaseTrainer):
         self.writer.write(f"Final metrics written to {path}")
 
 
-@contextlib.contextmanager
 def _seeded_shuffling(seed):
     """Shuffle training data with a (seed, epoch)-determined permutation in every mode.
 
@@ -225,29 +265,30 @@ def _seeded_shuffling(seed):
     def add_extra_args(dataset_instance, other_args=None):
         args = original(dataset_instance, other_args)
         sampler = args.get("sampler")
-        if sampler is None and args.get("shuffle"):
-            args.pop("shuffle")
-            sampler = args["sampler"] = DistributedSampler(dataset_instance, num_replicas=1, rank=0, shuffle=True)
-        if isinstance(sampler, DistributedSampler):
-            sampler.seed = seed
+        if args.pop("shuffle", False) or getattr(sampler, "shuffle", False):
+            args["sampler"] = ResumableSampler(
+                dataset_instance, num_replicas=_world_size(), rank=_rank(), shuffle=True, seed=seed
+            )
         return args
 
-    mmf_build._add_extra_args_for_dataloader = add_extra_args
-    try:
-        yield
-    finally:
-        mmf_build._add_extra_args_for_dataloader = original
+    return _swapped(mmf_build, "_add_extra_args_for_dataloader", add_extra_args)
 
 
 @contextlib.contextmanager
-def _checkpoint_class(checkpoint_cls):
-    """BaseTrainer.load_extras builds rc10's Checkpoint inline; build ours there instead."""
-    original = base_trainer.Checkpoint
-    base_trainer.Checkpoint = checkpoint_cls
+def _swapped(module, name, replacement):
+    """BaseTrainer calls some rc10 functions inline; use ours there, for that call only."""
+    original = getattr(module, name)
+    setattr(module, name, replacement)
     try:
         yield
     finally:
-        base_trainer.Checkpoint = original
+        setattr(module, name, original)
+
+
+def _rank():
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return 0
 
 
 def _world_size():
