@@ -103,8 +103,10 @@ def test_list_file_with_ids_and_without_cls_prob(tmp_path):
     folder = image_folder(tmp_path / "images")
     list_file = tmp_path / "images.txt"
     list_file.write_text("img_a\timages/0.png\nimages/1.png\nimages/readme.md\n")
-    summary = extract_from_source(list_file, tmp_path / "s.lmdb", image_size=64, with_cls_prob=False)
+    threads = torch.get_num_threads()
+    summary = extract_from_source(list_file, tmp_path / "s.lmdb", image_size=64, with_cls_prob=False, threads=1)
     assert (summary.extracted, summary.skipped_non_images) == (2, 1)
+    assert torch.get_num_threads() == threads  # the thread setting is scoped to the run
     store = FeatureStore(tmp_path / "s.lmdb")
     assert store.keys() == [b"img_a", b"1"] and "cls_prob" not in store["1"]
     assert store["1"]["features"].shape == (4, 1280)  # 64 px -> 2x2 grid

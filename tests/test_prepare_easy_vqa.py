@@ -103,7 +103,7 @@ def test_mmf_reads_the_prepared_dataset(prepared):
 
 def test_cli_uses_the_data_dir_from_the_environment(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
-    argv = ["prepare_easy_vqa.py", "--max-images", "20", "--image-size", "32", "--no-cls-prob"]
+    argv = ["prepare_easy_vqa.py", "--max-images", "20", "--image-size", "32", "--no-cls-prob", "--threads", "1"]
     monkeypatch.setattr(sys, "argv", argv)
     runpy.run_path(os.path.join(REPO, "tools", "prepare_easy_vqa.py"), run_name="__main__")
     assert "20 images extracted" in capsys.readouterr().out

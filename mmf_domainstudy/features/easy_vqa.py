@@ -94,7 +94,9 @@ def _import_easy_vqa():
     return easy_vqa
 
 
-def prepare_easy_vqa(data_dir=None, max_images=None, image_size=320, batch_size=8, device="cpu", with_cls_prob=True):
+def prepare_easy_vqa(
+    data_dir=None, max_images=None, image_size=320, batch_size=8, device="cpu", with_cls_prob=True, threads=None
+):
     """Write easy-vqa's imdbs, answer vocabulary and feature store under ``data_dir``.
 
     Idempotent: features already in the store are kept (extraction resumes) and
@@ -113,7 +115,7 @@ def prepare_easy_vqa(data_dir=None, max_images=None, image_size=320, batch_size=
     images.update({i + TEST_IMAGE_ID_OFFSET: test_images[i] for i in splits["test"]})
     summary = extract_features(
         images, paths["features"], image_size=image_size, batch_size=batch_size, device=device,
-        with_cls_prob=with_cls_prob,
+        with_cls_prob=with_cls_prob, threads=threads,
     )
     if summary.failed:
         raise DataFormatError(f"{summary.failed} easy-vqa images could not be read; reinstall easy-vqa.")

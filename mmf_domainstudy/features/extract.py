@@ -1,4 +1,5 @@
 """Images -> an MMF LMDB feature store of grid-region features, resumably."""
+import contextlib
 import dataclasses
 import logging
 import os
@@ -106,14 +107,34 @@ def extract_features(
     batch_size=8,
     with_cls_prob=True,
     device="cpu",
+    threads=None,
     skipped_non_images=0,
 ):
     """Extract ``{image_id: path}`` into ``store_path``; ids already stored are skipped.
 
     Each batch is one LMDB transaction, so an interrupted run loses at most the
-    batch in flight and a rerun continues. Returns an ``ExtractionSummary``.
+    batch in flight and a rerun continues. ``threads`` sets torch's CPU threads
+    for the run only (on a busy shared machine 1 thread ran 7x faster than 2).
+    Returns an ``ExtractionSummary``.
     """
-    store_path = os.fspath(store_path)
+    with torch_threads(threads):
+        return _extract(images, os.fspath(store_path), backbone, image_size, batch_size, with_cls_prob, device,
+                        skipped_non_images)
+
+
+@contextlib.contextmanager
+def torch_threads(threads):
+    """Temporarily run torch's CPU ops on ``threads`` threads (None: leave as is)."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _extract(images, store_path, backbone, image_size, batch_size, with_cls_prob, device, skipped_non_images):
     recipe = {"backbone": backbone, "image_size": image_size, "with_cls_prob": with_cls_prob}
     has_info = _check_same_recipe(store_path, recipe)
     summary = ExtractionSummary(store_path=store_path, skipped_non_images=skipped_non_images)
