@@ -41,7 +41,10 @@ def test_unrelated_features_have_low_cka_and_anisotropic_scaling_changes_it():
 def test_streamed_cka_with_masks_equals_one_shot_on_kept_positions():
     generator = torch.Generator().manual_seed(5)
     hidden_a = [torch.randn(9, 7, 6, generator=generator, dtype=torch.float64) for _ in range(2)]
-    hidden_b = [a @ torch.randn(6, 4, generator=generator, dtype=torch.float64) + 0.3 * torch.randn(9, 7, 4, generator=generator, dtype=torch.float64) for a in hidden_a]
+    def noise(*shape):
+        return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+    hidden_b = [a @ noise(6, 4) + 0.3 * noise(9, 7, 4) for a in hidden_a]
     mask = torch.rand(9, 7, generator=generator) > 0.35
     hidden_b[0][~mask] = 1e3  # garbage at padded positions must not matter
     accumulator = LinearCKAAccumulator()
@@ -62,7 +65,8 @@ def test_streaming_survives_a_large_common_offset_in_float32():
     accumulator = LinearCKAAccumulator()
     offset = 1e4
     for start in range(0, 400, 100):
-        accumulator.update([(x[start:start + 100] + offset).float()[None]], [(y[start:start + 100] - offset).float()[None]], torch.ones(1, 100))
+        rows = slice(start, start + 100)
+        accumulator.update([(x[rows] + offset).float()[None]], [(y[rows] - offset).float()[None]], torch.ones(1, 100))
     assert accumulator.result()["cka"][0].item() == pytest.approx(expected, abs=1e-4)
 
 

@@ -67,7 +67,9 @@ def test_attention_drift_cli_writes_csv_json_and_heatmaps(tmp_path, capsys):
     assert all(row["value"] == 0.0 for row in document["records"] if row["stream"] != "v_layer")
     assert (out / "parameter_drift.csv").read_text().count("\n") == len(document["records"]) + 1
     assert sorted(p.name for p in (out / "heatmaps").iterdir()) == [
-        f"{measure}__{stream}.png" for measure in ("param_angle_deg", "param_l1") for stream in ("c_layer", "layer", "v_layer")
+        f"{measure}__{stream}.png"
+        for measure in ("param_angle_deg", "param_l1")
+        for stream in ("c_layer", "layer", "v_layer")
     ]
     assert "wrote" in capsys.readouterr().out
 
@@ -76,9 +78,10 @@ def test_attention_drift_cli_heads_override_and_errors(tmp_path, capsys):
     state = vilbert_like_state(seed=0)
     torch.save(state, tmp_path / "bare.pth")
     # no saved config: MMF's defaults (8 heads) cannot split a 6-wide visual stream
-    assert attention_drift.main(["--a", str(tmp_path / "bare.pth"), "--b", str(tmp_path / "bare.pth"), "--out", str(tmp_path / "o")]) == 2
+    bare = str(tmp_path / "bare.pth")
+    assert attention_drift.main(["--a", bare, "--b", bare, "--out", str(tmp_path / "o")]) == 2
     assert "--heads" in capsys.readouterr().err
-    args = ["--a", str(tmp_path / "bare.pth"), "--b", str(tmp_path / "bare.pth"), "--out", str(tmp_path / "o"),
+    args = ["--a", bare, "--b", bare, "--out", str(tmp_path / "o"),
             "--heads", "layer=2", "--heads", "v_layer=3", "--heads", "c_layer=2", "--no-heatmaps"]
     assert attention_drift.main(args) == 0
     document = json.loads((tmp_path / "o" / "parameter_drift.json").read_text())
@@ -92,9 +95,10 @@ def test_attention_drift_cli_heads_override_and_errors(tmp_path, capsys):
 
 
 def test_domain_similarity_text_cli(tmp_path, capsys):
-    (tmp_path / "source.txt").write_text("a dog\nA cat\n")
-    (tmp_path / "target.txt").write_text("a DOG\n")
-    assert domain_similarity.main(["text", "--source", str(tmp_path / "source.txt"), "--target", str(tmp_path / "target.txt"),
+    source, target = tmp_path / "source.txt", tmp_path / "target.txt"
+    source.write_text("a dog\nA cat\n")
+    target.write_text("a DOG\n")
+    assert domain_similarity.main(["text", "--source", str(source), "--target", str(target),
                                    "--out", str(tmp_path / "text.json")]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((tmp_path / "text.json").read_text())
@@ -102,7 +106,7 @@ def test_domain_similarity_text_cli(tmp_path, capsys):
     assert printed["measures"]["target_token_coverage"] == 1.0
     assert set(printed["definitions"]) == set(printed["measures"])
     (tmp_path / "empty.txt").write_text("\n")
-    assert domain_similarity.main(["text", "--source", str(tmp_path / "source.txt"), "--target", str(tmp_path / "empty.txt")]) == 2
+    assert domain_similarity.main(["text", "--source", str(source), "--target", str(tmp_path / "empty.txt")]) == 2
     assert "empty.txt" in capsys.readouterr().err
 
 
@@ -120,14 +124,14 @@ def test_domain_similarity_visual_cli_reads_lmdb_and_npy(tmp_path, capsys):
     write_store(tmp_path / "source.lmdb", regions)
     shift = np.array([1.0, 2.0, 0.0], dtype=np.float32)
     np.save(tmp_path / "target.npy", np.stack(regions) + shift)  # [images, regions, d]
-    assert domain_similarity.main(["visual", "--source", str(tmp_path / "source.lmdb"), "--target", str(tmp_path / "target.npy")]) == 0
+    store, array = str(tmp_path / "source.lmdb"), str(tmp_path / "target.npy")
+    assert domain_similarity.main(["visual", "--source", store, "--target", array]) == 0
     measures = json.loads(capsys.readouterr().out)["measures"]
     assert measures["visual_frechet"] == pytest.approx(5.0, abs=1e-4)
     assert measures["source_vectors"] == measures["target_vectors"] == 20
-    assert domain_similarity.main(["visual", "--source", str(tmp_path / "source.lmdb"), "--target", str(tmp_path / "source.lmdb"),
-                                   "--max-images", "2"]) == 0
+    assert domain_similarity.main(["visual", "--source", store, "--target", store, "--max-images", "2"]) == 0
     assert json.loads(capsys.readouterr().out)["measures"]["source_vectors"] == 10
-    assert domain_similarity.main(["visual", "--source", str(tmp_path / "source.txt"), "--target", str(tmp_path / "target.npy")]) == 2
+    assert domain_similarity.main(["visual", "--source", str(tmp_path / "source.txt"), "--target", array]) == 2
     assert "source.txt" in capsys.readouterr().err
 
 

@@ -1,6 +1,7 @@
 """Attention drift, representation similarity and domain similarity for the study.
 
-Pure torch/numpy/scipy: nothing here imports MMF, so reports run on any machine.
+Nothing in this subpackage imports MMF: models are reached through forward hooks and
+state-dict key names (see architecture.py), checkpoints through the zoo's reader.
 """
 from .capture import AttentionCapture
 from .checkpoints import load_checkpoint
@@ -20,4 +21,10 @@ from .map_drift import AttentionDriftAccumulator
 from .measures import MEASURE_DEFINITIONS
 from .model_drift import measure_model_drift
 from .param_drift import parameter_drift, resolve_heads
-from .report import attention_drift_report, parameter_drift_report
+from .report import (
+    attention_drift_report,
+    parameter_drift_report,
+    rank_correlation_report,
+    text_similarity_report,
+    visual_similarity_report,
+)

@@ -159,7 +159,7 @@ class AttentionCapture:
 
     def streams(self):
         """name -> CapturedStream for every map the latest forward produced, layers in
-        order. Masks come from the first layer (all layers of a stream share them)."""
+        order, with the masks all of a stream's layers share."""
         captured = {}
         for name in MAP_NAMES:
             layers = self._maps.get(name)
@@ -168,11 +168,15 @@ class AttentionCapture:
             order = sorted(layers)
             if order != list(range(len(order))):
                 raise ValueError(f"stream {name!r}: captured layers {order}, expected 0..{len(order) - 1}")
+            first = layers[order[0]]
+            for index in order:
+                if not (torch.equal(layers[index][1], first[1]) and torch.equal(layers[index][2], first[2])):
+                    raise ValueError(f"stream {name!r}: layer {index} saw other padding than layer {order[0]}")
             hidden = self._hidden.get(name, {})
             captured[name] = CapturedStream(
                 probs=[layers[index][0] for index in order],
-                query_mask=layers[order[0]][1],
-                key_mask=layers[order[0]][2],
+                query_mask=first[1],
+                key_mask=first[2],
                 hidden=[hidden[index] for index in order if index in hidden],
             )
         return captured

@@ -1,7 +1,7 @@
 """Linear CKA between two models' layer outputs, one-shot and streamed."""
 import torch
 
-from .measures import record
+from .measures import paired_layers, record
 from .moments import SecondMoments
 
 
@@ -35,9 +35,7 @@ class LinearCKAAccumulator:
     def update(self, hidden_a, hidden_b, mask):
         """Add one batch: sequences over layers of [batch, positions, features], and a
         [batch, positions] mask, nonzero = real position."""
-        layers_a, layers_b = list(hidden_a), list(hidden_b)
-        if len(layers_a) != len(layers_b) or not layers_a:
-            raise ValueError(f"need the same nonzero number of layers from both models, got {len(layers_a)} and {len(layers_b)}")
+        layers_a, layers_b = paired_layers(hidden_a, hidden_b)
         if self._moments is None:
             self._moments = [SecondMoments() for _ in layers_a]
             self._features_a = [a.shape[-1] for a in layers_a]
@@ -61,7 +59,11 @@ class LinearCKAAccumulator:
         for moments, split in zip(self._moments, self._features_a):
             scatter = moments.scatter()
             values.append(_cka_from_scatter(scatter[:split, :split], scatter[split:, split:], scatter[:split, split:]))
-        return {"cka": torch.tensor(values, dtype=torch.float64), "positions": self._moments[0].count, "samples": self.samples}
+        return {
+            "cka": torch.tensor(values, dtype=torch.float64),
+            "positions": self._moments[0].count,
+            "samples": self.samples,
+        }
 
     def records(self, stream):
         result = self.result()

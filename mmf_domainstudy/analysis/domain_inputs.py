@@ -38,7 +38,9 @@ def _lmdb_regions(path, max_images, seed):
 def _npy_regions(path):
     array = load_npy(path, what="feature array", fix="pass an [n, d] or [images, regions, d] numeric .npy")
     if array.dtype.hasobject or array.ndim not in (2, 3):
-        raise DataFormatError(f"feature array {path}: expected a numeric [n, d] or [images, regions, d] array, got shape {array.shape}")
+        raise DataFormatError(
+            f"feature array {path}: expected a numeric [n, d] or [images, regions, d] array, got shape {array.shape}"
+        )
     rows = array.reshape(-1, array.shape[-1])
     for start in range(0, len(rows), CHUNK_ROWS):
         yield rows[start : start + CHUNK_ROWS]

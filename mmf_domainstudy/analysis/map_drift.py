@@ -1,7 +1,7 @@
 """Attention-map drift between two models on the same inputs, streamed over batches."""
 import torch
 
-from .measures import angular_distance_deg, record
+from .measures import angular_distance_deg, paired_layers, record
 
 
 def _as_bool_mask(mask, batch, length, what):
@@ -32,12 +32,12 @@ class AttentionDriftAccumulator:
         probabilities. ``mask``: [batch, queries], nonzero = real position; it masks the
         keys too unless ``key_mask`` [batch, keys] is given (cross-attention).
         """
-        layers_a, layers_b = list(attn_a), list(attn_b)
-        if len(layers_a) != len(layers_b) or not layers_a:
-            raise ValueError(f"need the same nonzero number of layers from both models, got {len(layers_a)} and {len(layers_b)}")
+        layers_a, layers_b = paired_layers(attn_a, attn_b)
         if self._l1_sum is not None and len(layers_a) != self._l1_sum.shape[0]:
             raise ValueError(f"got {len(layers_a)} layers, earlier batches had {self._l1_sum.shape[0]}")
-        sums = [self._layer_sums(a, b, mask, key_mask, index) for index, (a, b) in enumerate(zip(layers_a, layers_b))]
+        sums = [
+            self._layer_sums(a, b, mask, key_mask, index) for index, (a, b) in enumerate(zip(layers_a, layers_b))
+        ]
         l1, angle, rows = (torch.stack(values) for values in zip(*sums))
         if self._l1_sum is None:
             self._l1_sum, self._angle_sum, self._rows = l1, angle, rows

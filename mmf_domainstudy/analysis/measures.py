@@ -31,7 +31,9 @@ MEASURE_DEFINITIONS = {
         "letters or digits."
     ),
     "vocab_jaccard": "Jaccard index |V_s & V_t| / |V_s | V_t| of the two corpora's word types.",
-    "target_token_coverage": "Fraction of target-corpus tokens (counted with repeats) whose type occurs in the source corpus.",
+    "target_token_coverage": (
+        "Fraction of target-corpus tokens (counted with repeats) whose type occurs in the source corpus."
+    ),
     "target_type_coverage": "Fraction of target-corpus word types that occur in the source corpus.",
     "visual_frechet": (
         "Frechet distance between Gaussian fits (mean, covariance) of two sets of region feature "
@@ -69,6 +71,16 @@ def mean_abs_difference(a, b):
 def vector_angle_deg(a, b):
     """Angle in degrees between two tensors flattened to vectors, as a Python float."""
     return float(angular_distance_deg(a.reshape(-1), b.reshape(-1), dim=0))
+
+
+def paired_layers(layers_a, layers_b):
+    """Two per-layer sequences as lists, refused unless they pair up one to one."""
+    layers_a, layers_b = list(layers_a), list(layers_b)
+    if len(layers_a) != len(layers_b) or not layers_a:
+        raise ValueError(
+            f"need the same nonzero number of layers from both models, got {len(layers_a)} and {len(layers_b)}"
+        )
+    return layers_a, layers_b
 
 
 def record(measure, stream, role, layer, head, value, count):

@@ -106,7 +106,10 @@ def visual_similarity_report(source_paths, target_paths, out_path=None, ridge=1e
         ),
         source_paths, target_paths,
     )
-    inputs = {"source": list(source_paths), "target": list(target_paths), "ridge": ridge, "max_images": max_images, "seed": seed}
+    inputs = {
+        "source": list(source_paths), "target": list(target_paths),
+        "ridge": ridge, "max_images": max_images, "seed": seed,
+    }
     return _similarity_result(measures, inputs, out_path)
 
 

@@ -29,7 +29,8 @@ def write_records_csv(path, records):
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in records:
-        writer.writerow({**row, "head": "" if row["head"] is None else row["head"], "definition": _definition(row["measure"])})
+        head = "" if row["head"] is None else row["head"]
+        writer.writerow({**row, "head": head, "definition": _definition(row["measure"])})
     atomic_write_text(path, buffer.getvalue())
 
 
