@@ -133,5 +133,5 @@ def test_runner_killed_at_any_point_finishes_the_study_without_redoing_work(tmp_
     resumed = {e["run"]: e["start_step"] for e in starts if counts[e["run"]] == 2 and e["start_step"] > 0}
     assert resumed == {runs[n].run_dir.name: s for n, s in interrupted.items() if s > 0}
     # score = 0.5 + 0.01 * seed + 0.2 (pretraining source b)
-    assert read_done(held_finetune.run_dir)["metrics"]["val"]["ds_t1/accuracy"] == pytest.approx(0.72)
+    assert read_done(held_finetune.run_dir)["metrics"]["val"]["val/ds_t1/accuracy"] == pytest.approx(0.72)
     assert "| b | 1.0 | 0.7150 ± 0.0071 (+0.2000) | 0.7150 ± 0.0071 (+0.2000) |" in logs[3].read_text()

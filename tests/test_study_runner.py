@@ -39,9 +39,9 @@ def test_runs_every_run_once_and_reuses_finished_ones(tmp_path, fake_env):
     by_name = {r.name: r for r in runs}
     # score = task config 0.5 + 0.01 * seed + bonus of the pretraining config (b: 0.2)
     done = read_done(by_name["ft-m1-b-p1.0-t1-frozen-d1.0-s2"].run_dir)
-    assert done["metrics"]["val"] == {"ds_t1/accuracy": pytest.approx(0.72)}
+    assert done["metrics"]["val"] == {"val/ds_t1/accuracy": pytest.approx(0.72)}
     assert done["axes"]["mode"] == "frozen" and "model_config.m1.freeze_base=True" in done["command"]
-    assert read_done(by_name["ft-m1-none-t1-finetuned-d1.0-s1"].run_dir)["metrics"]["val"]["ds_t1/accuracy"] == \
+    assert read_done(by_name["ft-m1-none-t1-finetuned-d1.0-s1"].run_dir)["metrics"]["val"]["val/ds_t1/accuracy"] == \
         pytest.approx(0.51)
     _, again = run_once(spec_path)
     assert set(again.values()) == {DONE}

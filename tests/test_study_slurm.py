@@ -59,7 +59,7 @@ def test_runs_go_through_submitit_jobs(tmp_path, monkeypatch):
     status = StudyRunner(spec, runs, executor, poll_interval=0.2).run()
     assert status == {"pt-m1-a-p1.0": DONE, "ft-m1-a-p1.0-t1-finetuned-d1.0-s1": DONE}
     finetune = runs[1]
-    assert read_done(finetune.run_dir)["metrics"]["val"] == {"ds_t1/accuracy": pytest.approx(0.5 + 0.01 + 0.1)}
+    assert read_done(finetune.run_dir)["metrics"]["val"] == {"val/ds_t1/accuracy": pytest.approx(0.5 + 0.01 + 0.1)}
     assert [e["run"] for e in executions(tmp_path / "executions.jsonl")] == [r.run_dir.name for r in runs]
     job = read_json(finetune.run_dir / "job.json")
     assert job["cluster"] == "local"

@@ -83,26 +83,9 @@ def test_shipped_specs_are_valid(name):
     assert {"finetuned", "frozen"} <= set(spec.modes)
 
 
-def _fake_project_configs(root, spec):
-    """Empty config files at every path the spec names, so its grid can be expanded here."""
-    for model in spec.models:
-        for source in spec.sources.values():
-            if not source.is_baseline:
-                path = root / spec.pretrain_config.format(model=model, source=source.name)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(f"model_config: {{{model}: {{}}}}\n")
-        for task in spec.tasks:
-            path = root / spec.finetune_config.format(model=model, task=task)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("checkpoint: {pretrained_state_mapping: {model.bert: model.bert}}\n")
-    for overlay in spec.overlays:
-        (root / overlay).write_text("training: {max_updates: 4}\n")
-
-
-def test_paper_spec_expands_to_the_papers_grid(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_paper_spec_expands_to_the_papers_grid_over_the_project_configs(monkeypatch):
+    monkeypatch.chdir(REPO)
     spec = load_spec(STUDIES / "paper.yaml")
-    _fake_project_configs(tmp_path, spec)
     runs = expand_study(spec)
     pretrains = [r for r in runs if r.kind == "pretrain"]
     finetunes = [r for r in runs if r.kind == "finetune"]
@@ -119,10 +102,25 @@ def test_paper_spec_expands_to_the_papers_grid(tmp_path, monkeypatch):
     assert len(baseline) == 2 * 4 * 2 * 2 * 3 and all(r.depends_on is None for r in baseline)
 
 
-def test_paper_tiny_differs_from_paper_only_by_overlay_and_seeds(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_paper_spec_agrees_with_the_project_configs(monkeypatch):
+    """dataset= and the reported metric must be what each config trains and stops early on."""
+    from mmf.utils.configuration import load_yaml
+
+    monkeypatch.chdir(REPO)
+    spec = load_spec(STUDIES / "paper.yaml")
+    checks = {(run.config, run.dataset, run.model, run.axes["task"]) for run in expand_study(spec)}
+    assert len(checks) == 2 * (5 + 4)  # each model's source and task configs
+    for path, dataset, model, task in checks:
+        config = load_yaml(str(REPO / path))
+        assert (config.datasets, config.model) == (dataset, model), path
+        if task is not None:
+            assert config.training.early_stop.criteria == spec.tasks[task].metric, path
+            assert dict(config.checkpoint.pretrained_state_mapping) == {"model.bert": "model.bert"}, path
+
+
+def test_paper_tiny_differs_from_paper_only_by_overlay_and_seeds(monkeypatch):
+    monkeypatch.chdir(REPO)
     paper, tiny = load_spec(STUDIES / "paper.yaml"), load_spec(STUDIES / "paper_tiny.yaml")
-    _fake_project_configs(tmp_path, tiny)
     assert tiny.overlays == ("projects/domain_study/configs/tiny.yaml",) and tiny.seeds == (1,)
     assert (tiny.sources, tiny.tasks, tiny.modes) == (paper.sources, paper.tasks, paper.modes)
     tiny_runs = expand_study(tiny)

@@ -80,7 +80,7 @@ def fake_mmf_run(argv):
         score = config.get("fake_score", 0.5) + 0.01 * int(args["training.seed"]) + bonus
         dataset = args["dataset"]
         _write_json(save_dir / "metrics.json",
-                    {"val": {f"{dataset}/accuracy": score}, "test": {f"{dataset}/accuracy": score}, "updates": steps})
+                    {split: {f"{split}/{dataset}/accuracy": score} for split in ("val", "test")} | {"updates": steps})
     return 0
 
 
@@ -145,7 +145,7 @@ def test_fake_run_writes_what_the_runner_reads(tmp_path, monkeypatch):
     argv = [f"config={tmp_path / 'study_config.yaml'}", "model=m1", "dataset=ds", f"env.save_dir={save_dir}",
             "training.seed=3"]
     assert fake_mmf_run(argv) == 0
-    assert read_metrics(save_dir)["val"] == {"ds/accuracy": 0.25 + 0.03}
+    assert read_metrics(save_dir)["val"] == {"val/ds/accuracy": 0.25 + 0.03}  # rc10's meter names
     assert json.loads((save_dir / "current.ckpt").read_text()) == {"step": 2}
     assert (save_dir / "m1_final.pth").exists()
 

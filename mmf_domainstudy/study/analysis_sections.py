@@ -85,7 +85,8 @@ def _markdown_table(header, rows):
 def drift_section(spec, out, gains):
     folder = out / "analysis" / "drift"
     if not folder.is_dir():
-        return _missing("Attention drift", "analysis/drift/ (summary.csv and heatmaps)") if "drift" in spec.analyses else []
+        listed = "drift" in spec.analyses
+        return _missing("Attention drift", "analysis/drift/ (summary.csv and heatmaps)") if listed else []
     lines = ["## Attention drift", ""]
     images = sorted(folder.rglob("*.png"))
     for image in images[:MAX_IMAGES]:

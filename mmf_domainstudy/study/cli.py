@@ -28,7 +28,8 @@ def build_parser():
     )
     parser.add_argument("spec", help="study spec yaml, e.g. projects/domain_study/studies/demo.yaml")
     parser.add_argument("--dry-run", action="store_true", help="print every run, its status and command; run nothing")
-    parser.add_argument("--report-only", action="store_true", help="rewrite the report from stored results; run nothing")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the report from stored results; run nothing")
     parser.add_argument("--jobs", type=int, default=None, metavar="K",
                         help="runs at a time (default: 1 locally, all ready runs on SLURM)")
     parser.add_argument("--executor", choices=EXECUTORS, default="local",

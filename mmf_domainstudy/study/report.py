@@ -95,7 +95,8 @@ def write_report(spec, runs):
     atomic_write_text(out / "summary.csv", summary_csv(spec, cells))
     figures = plots.write_plots(spec, cells, out / "plots")
     gains = best_gains(spec, cells)
-    sections = analysis_sections.drift_section(spec, out, gains) + analysis_sections.similarity_section(spec, out, gains)
+    sections = (analysis_sections.drift_section(spec, out, gains)
+                + analysis_sections.similarity_section(spec, out, gains))
     table = main_tables(spec, cells)
     text = _report_markdown(spec, results, problems, cells, figures, sections)
     path = out / "report.md"

@@ -6,7 +6,7 @@ any time, including while a study is running.
 import dataclasses
 import statistics
 
-from mmf_domainstudy.study.rundir import read_done, read_failed
+from mmf_domainstudy.study.rundir import read_done, read_failed, split_metric
 from mmf_domainstudy.study.runner import BLOCKED, DONE, FAILED, stored_status
 
 
@@ -51,11 +51,12 @@ def collect_results(spec, runs):
         metric = spec.tasks[run.axes["task"]].metric
         value = None
         if status == DONE:
-            split = read_done(run.run_dir)["metrics"].get(spec.report_split, {})
-            value = split.get(metric)
+            metrics = read_done(run.run_dir)["metrics"]
+            value = split_metric(metrics, spec.report_split, metric)
             if value is None:
+                names = ", ".join(sorted(metrics.get(spec.report_split, {}))) or "none"
                 problems.append(f"{run.name}: '{metric}' is not in its {spec.report_split} metrics "
-                                f"(has: {', '.join(sorted(split)) or 'none'}); fix finetune.tasks.{run.axes['task']}.metric")
+                                f"(has: {names}); fix finetune.tasks.{run.axes['task']}.metric")
         elif status == FAILED:
             problems.append(f"{run.name} failed: {read_failed(run.run_dir)['reason']}")
         elif status == BLOCKED:

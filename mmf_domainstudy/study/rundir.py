@@ -4,7 +4,8 @@ Beside MMF's own files (config.yaml, current.ckpt, models/, logs/) a run folder 
 
 - ``run.json``: what to launch (name, digest, kind, axes, command); rewritten before each attempt.
 - ``study_config.yaml``: the config the run is launched with (base config + overlays).
-- ``train.log``: output of every attempt, appended after a header line; never truncated.
+- ``console.log``: stdout and stderr of every attempt, appended after a header line; never truncated
+  (MMF's own logger writes ``train.log`` beside it).
 - ``attempt.json``: when the latest attempt started and its exact command.
 - ``lease.lock``: locked by the attempt's processes while they live (released by the kernel when they die,
   even on SIGKILL), so a restarted runner knows a run is still going and waits for it.
@@ -26,7 +27,7 @@ from mmf_domainstudy.utils.atomic import atomic_write_text
 
 
 RUN_JSON = "run.json"
-TRAIN_LOG = "train.log"
+CONSOLE_LOG = "console.log"
 ATTEMPT = "attempt.json"
 LEASE = "lease.lock"
 EXIT_CODE = "exit_code"
@@ -84,9 +85,15 @@ def read_metrics(run_dir):
     return metrics
 
 
+def split_metric(metrics, split, metric):
+    """A metric of a ``metrics.json`` split, named ``<dataset>/<metric>``; rc10's meters prefix the split."""
+    values = metrics.get(split, {})
+    return next((values[key] for key in (metric, f"{split}/{metric}") if key in values), None)
+
+
 def log_tail(run_dir, lines=20):
     """The last lines of a run's log, for failure reports."""
-    path = Path(run_dir) / TRAIN_LOG
+    path = Path(run_dir) / CONSOLE_LOG
     if not path.exists():
         return ""
     with open(path, "rb") as handle:
@@ -160,7 +167,7 @@ def start_attempt(run_dir):
         attempt = {"number": previous.get("number", 0) + 1, "started_at": time.time(), "host": socket.gethostname(),
                    "command": command}
         write_json(run_dir / ATTEMPT, attempt)
-        with open(run_dir / TRAIN_LOG, "ab") as log:
+        with open(run_dir / CONSOLE_LOG, "ab") as log:
             started = time.strftime("%Y-%m-%d %H:%M:%S")
             log.write(f"{ATTEMPT_HEADER} attempt {attempt['number']} {started}: {shlex.join(command)}\n".encode())
             log.flush()

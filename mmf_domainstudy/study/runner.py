@@ -17,8 +17,9 @@ from tqdm import tqdm
 
 from mmf_domainstudy.study.plan import STUDY_CONFIG, final_checkpoint_path, launch_command, mmf_arguments
 from mmf_domainstudy.study.plan import study_config_text
-from mmf_domainstudy.study.rundir import (ATTEMPT, RUN_JSON, attempt_ended, finish_attempt, last_log_line,
-                                          lease_held, read_done, read_failed, read_json, resume_overrides, write_json)
+from mmf_domainstudy.study.rundir import (ATTEMPT, CONSOLE_LOG, RUN_JSON, attempt_ended, finish_attempt, last_log_line,
+                                          lease_held, read_done, read_failed, read_json, resume_overrides,
+                                          split_metric, write_json)
 from mmf_domainstudy.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ class StudyRunner:
             failure = read_failed(run.run_dir)
             tail = "\n".join("    " + line for line in failure["log_tail"].splitlines())
             logger.error("FAILED %s after %s: %s\n  last lines of %s:\n%s", run.name, elapsed, failure["reason"],
-                         run.run_dir / "train.log", tail)
+                         run.run_dir / CONSOLE_LOG, tail)
 
     def _attempt_duration(self, run):
         """How long the latest attempt ran (it may have started under an earlier runner)."""
@@ -191,11 +192,14 @@ class StudyRunner:
         return format_duration(time.time() - attempt["started_at"]) if "started_at" in attempt else "an unknown time"
 
     def _headline(self, run):
-        metrics = read_done(run.run_dir)["metrics"].get(self.spec.report_split, {})
+        metrics = read_done(run.run_dir)["metrics"]
+        split = self.spec.report_split
         if run.kind == "finetune":
             key = self.spec.tasks[run.axes["task"]].metric
-            return f"{key}={metrics[key]:.4f}" if key in metrics else f"{key} missing from metrics.json"
-        return ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())[:3]) or "no validation metrics"
+            value = split_metric(metrics, split, key)
+            return f"{key}={value:.4f}" if value is not None else f"{key} missing from metrics.json"
+        values = sorted(metrics.get(split, {}).items())[:3]
+        return ", ".join(f"{k}={v:.4f}" for k, v in values) or f"no {split} metrics"
 
     def _block_dependents(self):
         for run in self._with_status(PENDING):
@@ -215,4 +219,4 @@ class StudyRunner:
                     counts[BLOCKED])
         for run in self._with_status(FAILED):
             logger.error("failed: %s (%s); see %s", run.name, read_failed(run.run_dir)["reason"],
-                         run.run_dir / "train.log")
+                         run.run_dir / CONSOLE_LOG)

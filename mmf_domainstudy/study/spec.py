@@ -140,7 +140,8 @@ class _Keys:
             key = f"{self.key(name)}[{index}]"
             check_template(value, fields, self.file, key)
             if assignments and "=" not in value:
-                self.fail(key, f"is {value!r}, not an MMF override", "Write it as key=value, e.g. training.batch_size=32.")
+                self.fail(key, f"is {value!r}, not an MMF override",
+                          "Write it as key=value, e.g. training.batch_size=32.")
         return tuple(values)
 
     def names(self, name):
@@ -181,7 +182,8 @@ def check_template(text, fields, file, key):
     try:
         used = [parsed[1] for parsed in string.Formatter().parse(text) if parsed[1] is not None]
     except ValueError as error:
-        raise SpecError(f"{file}: '{key}' is not a valid template ({error}): {text!r}. Write literal braces as {{{{ }}}}.")
+        raise SpecError(f"{file}: '{key}' is not a valid template ({error}): {text!r}. "
+                        "Write literal braces as {{ }}.")
     for field in used:
         if field not in fields:
             raise SpecError(
@@ -234,7 +236,8 @@ def load_spec(path):
     """Read and validate a study spec."""
     path = Path(path)
     if not path.is_file():
-        raise SpecError(f"{path}: study spec not found. Pass a yaml file such as projects/domain_study/studies/demo.yaml.")
+        raise SpecError(f"{path}: study spec not found. "
+                        "Pass a yaml file such as projects/domain_study/studies/demo.yaml.")
     raw = read_spec_yaml(path)
     top = _Keys(
         path,
