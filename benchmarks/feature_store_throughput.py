@@ -77,9 +77,24 @@ def mmf_reader(reader_class, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=64, help="records in the temporary store [default: %(default)s]")
-    parser.add_argument("--reads", type=int, default=400, help="random reads per timed pass [default: %(default)s]")
-    parser.add_argument("--repeats", type=int, default=5, help="timed passes per reader, interleaved; the median is shown [default: %(default)s]")
+    parser.add_argument(
+        "--images",
+        type=int,
+        default=64,
+        help="records in the temporary store [default: %(default)s]",
+    )
+    parser.add_argument(
+        "--reads",
+        type=int,
+        default=400,
+        help="random reads per timed pass [default: %(default)s]",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="timed passes per reader, interleaved; the median is shown [default: %(default)s]",
+    )
     parser.add_argument("--dim", type=int, default=2048, help="feature width [default: %(default)s]")
     parser.add_argument("--regions", type=int, default=100, help="regions per image [default: %(default)s]")
     parser.add_argument("--no-cls-prob", action="store_true", help="store no 1601-class cls_prob")

@@ -22,14 +22,41 @@ def parse_args():
     parser.add_argument(
         "--data-dir",
         default=default_data_dir(),
-        help=f"MMF data root (env.data_dir); default ${DATA_DIR_ENV} or ~/.cache/mmf_domainstudy/data [now: %(default)s]",
+        help=f"MMF data root (env.data_dir): ${DATA_DIR_ENV}, else ~/.cache/mmf_domainstudy/data "
+        "[now: %(default)s]",
     )
-    parser.add_argument("--max-images", type=int, default=None, help="use at most this many images in total (80%% from easy-vqa train, 20%% test) [default: all 5,000]")
-    parser.add_argument("--image-size", type=int, default=320, help="square backbone input; 320 -> 100 regions, 160 -> 25 [default: %(default)s]")
-    parser.add_argument("--batch-size", type=int, default=8, help="images per forward pass and LMDB commit [default: %(default)s]")
-    parser.add_argument("--no-cls-prob", action="store_true", help="omit per-region class distributions (needed only by masked region modelling)")
+    parser.add_argument(
+        "--max-images",
+        type=int,
+        default=None,
+        help="use at most this many images in total, 80%% from easy-vqa's train set and 20%% from its "
+        "test set [default: all 5,000]",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=320,
+        help="square backbone input; 320 -> 100 regions, 160 -> 25 [default: %(default)s]",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        help="images per forward pass and LMDB commit [default: %(default)s]",
+    )
+    parser.add_argument(
+        "--no-cls-prob",
+        action="store_true",
+        help="omit per-region class distributions (needed only by masked region modelling)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device for extraction [default: %(default)s]")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads; 1 ran 7x faster than 2 on a busy 2-core machine [default: torch's choice]")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads; 1 ran 7x faster than 2 on a busy 2-core machine [default: torch's "
+        "choice]",
+    )
     return parser.parse_args()
 
 

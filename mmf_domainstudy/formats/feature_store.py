@@ -22,9 +22,9 @@ class FeatureStore:
 
     The environment opens lazily and again in every new process (a DataLoader
     worker must not reuse its parent's LMDB handle), readonly without locks as
-    MMF does, shared with other readers of the same store. Records are unpickled with the restricted unpickler.
-    ``expected_dim`` makes every read check the feature width; ``float16``
-    halves the memory of the returned ``features``.
+    MMF does, and is shared with other readers of the same store. Records are
+    unpickled with the restricted unpickler. ``expected_dim`` makes every read
+    check the feature width; ``float16`` halves the memory of ``features``.
     """
 
     def __init__(self, path, expected_dim=None, float16=False):
