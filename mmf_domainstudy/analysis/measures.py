@@ -63,11 +63,6 @@ def angular_distance_deg(a, b, dim=-1):
     return torch.rad2deg(2.0 * half_angle)
 
 
-def mean_abs_difference(a, b):
-    """Mean over all elements of |a - b|, as a Python float."""
-    return float((a - b).abs().mean())
-
-
 def vector_angle_deg(a, b):
     """Angle in degrees between two tensors flattened to vectors, as a Python float."""
     return float(angular_distance_deg(a.reshape(-1), b.reshape(-1), dim=0))
