@@ -28,6 +28,7 @@ from mmf_domainstudy.utils.atomic import atomic_write_text
 
 RUN_JSON = "run.json"
 CONSOLE_LOG = "console.log"
+MMF_LOG = "train.log"
 ATTEMPT = "attempt.json"
 LEASE = "lease.lock"
 EXIT_CODE = "exit_code"
@@ -68,7 +69,10 @@ def read_failed(run_dir):
 
 
 def read_metrics(run_dir):
-    """The trainer's ``{"val": {...}, "test": {...}, "updates": N}``, checked."""
+    """The trainer's ``{"val": {...}, "test": {...}, "updates": N}``, checked.
+
+    A split is there only if the run evaluated it (``run_type=train_val`` for val).
+    """
     path = Path(run_dir) / METRICS
     metrics = read_json(path)
     if metrics is None:
@@ -76,10 +80,13 @@ def read_metrics(run_dir):
             f"{path} is missing: the run exited cleanly but wrote no final metrics. "
             "The domain_study trainer writes it (training.trainer=domain_study)."
         )
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("val"), dict):
+    if not isinstance(metrics, dict):
         raise OutcomeError(f"{path}: expected {{'val': {{'<dataset>/<metric>': value}}, ...}}, got {metrics!r}.")
     for split in ("val", "test"):
-        for key, value in metrics.get(split, {}).items():
+        values = metrics.get(split, {})
+        if not isinstance(values, dict):
+            raise OutcomeError(f"{path}: '{split}' is {values!r}, not a mapping of metric names to numbers.")
+        for key, value in values.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise OutcomeError(f"{path}: {split}/{key} is {value!r}, not a number.")
     return metrics
@@ -91,9 +98,9 @@ def split_metric(metrics, split, metric):
     return next((values[key] for key in (metric, f"{split}/{metric}") if key in values), None)
 
 
-def log_tail(run_dir, lines=20):
+def log_tail(run_dir, lines=20, name=CONSOLE_LOG):
     """The last lines of a run's log, for failure reports."""
-    path = Path(run_dir) / CONSOLE_LOG
+    path = Path(run_dir) / name
     if not path.exists():
         return ""
     with open(path, "rb") as handle:
@@ -103,8 +110,12 @@ def log_tail(run_dir, lines=20):
 
 
 def last_log_line(run_dir):
-    """The run's latest output line (progress bars end lines with '\\r'), for status lines."""
-    lines = [line.strip() for line in log_tail(run_dir, lines=3).splitlines() if line.strip()]
+    """The latest line of the run's console or of MMF's train.log, whichever moved last, for status lines."""
+    logs = [path for path in (Path(run_dir) / CONSOLE_LOG, Path(run_dir) / MMF_LOG) if path.exists()]
+    if not logs:
+        return "starting"
+    latest = max(logs, key=lambda path: path.stat().st_mtime).name
+    lines = [line.strip() for line in log_tail(run_dir, lines=3, name=latest).splitlines() if line.strip()]
     if not lines or lines[-1].startswith(ATTEMPT_HEADER):
         return "starting"
     return lines[-1]
