@@ -135,3 +135,29 @@ def test_runner_killed_at_any_point_finishes_the_study_without_redoing_work(tmp_
     # score = 0.5 + 0.01 * seed + 0.2 (pretraining source b)
     assert read_done(held_finetune.run_dir)["metrics"]["val"]["val/ds_t1/accuracy"] == pytest.approx(0.72)
     assert "| b | 1.0 | 0.7150 ± 0.0071 (+0.2000) | 0.7150 ± 0.0071 (+0.2000) |" in logs[3].read_text()
+
+
+def test_interrupting_the_runner_stops_its_runs_and_they_resume_later(tmp_path):
+    spec_path = write_study(tmp_path, seeds=(1,), modes=False)
+    runs = {r.name: r for r in expand_study(load_spec(spec_path))}
+    held = runs["pt-m1-b-p1.0"]
+    release = tmp_path / "release"
+    env = dict(os.environ, PYTHONPATH=str(REPO), FAKE_EXECUTIONS=str(tmp_path / "executions.jsonl"),
+               FAKE_STEPS="3", FAKE_HOLD=f"{held.run_dir.name}={release}")
+    logs = [tmp_path / "runner1.log", tmp_path / "runner2.log"]
+    try:
+        runner = start_runner(spec_path, env, logs[0])
+        wait_for(lambda: (held.run_dir / "current.ckpt").exists(), runner, logs[0], "the held run's first step")
+        runner.send_signal(signal.SIGINT)  # Ctrl-C
+        assert runner.wait(timeout=DEADLINE_SECONDS) == 130
+        assert run_processes(tmp_path) == []
+        assert not lease_held(held.run_dir) and not read_done(held.run_dir)
+        assert "interrupted: stopping the runs this runner started" in logs[0].read_text()
+        release.touch()
+        runner = start_runner(spec_path, env, logs[1])
+        assert runner.wait(timeout=DEADLINE_SECONDS) == 0, logs[1].read_text()[-3000:]
+    finally:
+        kill_runs(tmp_path)
+    assert all(read_done(run.run_dir) for run in runs.values())
+    held_starts = [e["start_step"] for e in executions(env["FAKE_EXECUTIONS"]) if e["run"] == held.run_dir.name]
+    assert held_starts == [0, 1]
