@@ -5,6 +5,7 @@ against the module's own probabilities where it returns them (ViLBERT's visualiz
 flag) and, for transformers' SDPA attention (which returns none), by rebuilding the
 module's context output from them.
 """
+import json
 import math
 import os
 
@@ -279,9 +280,8 @@ def test_attention_drift_report_writes_the_measures_with_meta(tmp_path):
     checkpoint_b = save_model(tmp_path / "b.ckpt", perturbed(tiny_model("vilbert", seed=3), seed=6))
     paths = attention_drift_report([sample_list(0)], builder("vilbert"), checkpoint_a, checkpoint_b,
                                    tmp_path / "out", split="vqa2 val", heatmaps=False)
-    import json
-
-    document = json.loads(open(paths["json"]).read())
+    with open(paths["json"]) as handle:
+        document = json.load(handle)
     assert document["meta"]["samples"] == BATCH and document["meta"]["data"] == "vqa2 val"
     assert set(document["definitions"]) == {"attn_l1", "attn_angle_deg", "cka_linear"}
     angles = [row["value"] for row in document["records"] if row["measure"] == "attn_angle_deg"]
