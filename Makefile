@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 DEPS_STAMP := $(VENV)/.deps-installed
 PKG_STAMP := $(VENV)/.package-installed
-PACKAGE_SOURCES := $(shell find mmf_domainstudy -name '*.py' -o -name '*.yaml') setup.py mmf_domainstudy_bootstrap.py mmf_domainstudy_bootstrap.pth
+SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 .PHONY: install test demo bench clean
 
@@ -19,10 +19,11 @@ $(DEPS_STAMP): requirements/constraints.txt requirements/runtime.txt requirement
 	$(PIP) install --no-deps mmf==1.0.0rc10
 	touch $@
 
-# A regular (not editable) install, so the .pth import hook lands in site-packages.
-$(PKG_STAMP): $(DEPS_STAMP) $(PACKAGE_SOURCES)
-	$(PIP) install --no-deps --no-build-isolation .
-	rm -rf build
+# Editable, so tools/, benchmarks/ and tests run the working tree. A wheel install
+# (`pip install .`) ships the import hook .pth itself; an editable one does not, so copy it.
+$(PKG_STAMP): $(DEPS_STAMP) setup.py mmf_domainstudy_bootstrap.pth
+	$(PIP) install --no-deps --no-build-isolation -e .
+	cp mmf_domainstudy_bootstrap.pth $(SITE_PACKAGES)/
 	touch $@
 
 test: install

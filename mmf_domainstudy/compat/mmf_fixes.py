@@ -171,10 +171,10 @@ def share_lmdb_handles_in_mmf_reader():
     from mmf_domainstudy.formats.safe_pickle import safe_loads
 
     def _init_db(self):
-        self.env = open_lmdb_readonly(self.db_path)
-        with self.env.begin(write=False, buffers=True) as txn:
+        with open_lmdb_readonly(self.db_path).begin(write=False, buffers=True) as txn:
             self.image_ids = read_keys(txn, self.db_path)
         self.image_id_indices = {image_id: index for index, image_id in enumerate(self.image_ids)}
+        self.env = True  # rc10 tests `self.env is None`; the handle itself is looked up per read
 
     def _load(self, image_file_path):
         if self.env is None:
@@ -187,8 +187,9 @@ def share_lmdb_handles_in_mmf_reader():
             image_id = str(split).encode()
             index = self.image_id_indices[image_id]
         key = self.image_ids[index]
-        with self.env.begin(write=False, buffers=True) as txn:
-            return safe_loads(bytes(txn.get(key)), source=f"feature store {self.db_path} key {key!r}")
+        # per read: a cached lookup that reopens in a forked DataLoader worker, as LMDB requires
+        with open_lmdb_readonly(self.db_path).begin(write=False, buffers=True) as txn:
+            return safe_loads(txn.get(key), source=f"feature store {self.db_path} key {key!r}")
 
     feature_readers.LMDBFeatureReader._init_db = _init_db
     feature_readers.LMDBFeatureReader._load = _load

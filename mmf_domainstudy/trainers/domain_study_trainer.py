@@ -26,6 +26,7 @@ from mmf.utils.timer import Timer
 from tqdm import tqdm
 
 from mmf_domainstudy.models import build_model_with_freezing
+from mmf_domainstudy.models.sparse_mlm import use_sparse_masked_lm_head
 from mmf_domainstudy.trainers.checkpointing import SafeCheckpoint
 from mmf_domainstudy.trainers.losses import zero_empty_mask_losses
 from mmf_domainstudy.trainers.resume import ResumableSampler, capture_rng_state, restore_rng_state, rng_preserved
@@ -54,6 +55,9 @@ class DomainStudyTrainer(BaseTrainer):
     def load_model_and_optimizer(self):
         with _swapped(base_trainer, "build_model", build_model_with_freezing):
             super().load_model_and_optimizer()
+        if _training_option(self.config, "sparse_mlm_head", True):
+            if use_sparse_masked_lm_head(getattr(self.model, "module", self.model)):
+                self.writer.write("Masked-LM head scores labelled positions only (training.sparse_mlm_head)")
 
     def load_extras(self):
         with _swapped(base_trainer, "Checkpoint", SafeCheckpoint):
