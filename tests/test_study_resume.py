@@ -152,7 +152,7 @@ def test_interrupting_the_runner_stops_its_runs_and_they_resume_later(tmp_path):
         assert runner.wait(timeout=DEADLINE_SECONDS) == 130
         assert run_processes(tmp_path) == []
         assert not lease_held(held.run_dir) and not read_done(held.run_dir)
-        assert "interrupted: stopping the runs this runner started" in logs[0].read_text()
+        assert "run(s) this runner started; they resume from their checkpoints" in logs[0].read_text()
         release.touch()
         runner = start_runner(spec_path, env, logs[1])
         assert runner.wait(timeout=DEADLINE_SECONDS) == 0, logs[1].read_text()[-3000:]

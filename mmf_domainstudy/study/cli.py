@@ -39,8 +39,8 @@ def build_parser():
     parser.add_argument("--only", metavar="PATTERN",
                         help="only runs whose name matches this glob (plus the pretraining runs they start from), "
                              "e.g. 'ft-visual_bert-*-vqa2-*'")
-    parser.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS",
-                        help="seconds between checks of running runs (default 2)")
+    parser.add_argument("--poll-interval", type=float, default=None, metavar="SECONDS",
+                        help="seconds between checks of running runs (default: 2 locally, 30 on SLURM)")
     return parser
 
 
@@ -82,10 +82,12 @@ def _main(args):
     statuses = {}
     if not args.report_only:
         signal.signal(signal.SIGTERM, _raise_interrupt)
-        jobs = args.jobs or (1 if args.executor == "local" else None)
+        local = args.executor == "local"
+        jobs = args.jobs or (1 if local else None)
+        poll_interval = args.poll_interval or (2.0 if local else 30.0)
         with runner_lock(spec.output_dir):
             executor = make_executor(args.executor, spec)
-            statuses = StudyRunner(spec, selected, executor, jobs, args.poll_interval).run()
+            statuses = StudyRunner(spec, selected, executor, jobs, poll_interval).run()
     report = write_report(spec, runs)
     print(report.main_table)
     print(f"\nReport: {report.path}")

@@ -1,11 +1,14 @@
 """Run a study's runs on this machine, as subprocesses that outlive the runner."""
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import time
 
 from mmf_domainstudy.study.rundir import lease_held, start_attempt
+
+logger = logging.getLogger(__name__)
 
 
 class LocalExecutor:
@@ -33,6 +36,7 @@ class LocalExecutor:
     def shutdown(self, grace_seconds=30):
         """Stop the runs this runner started (SIGTERM, then SIGKILL); they resume on the next start."""
         running = [p for p in self.processes.values() if p.poll() is None]
+        logger.warning("stopping %d run(s) this runner started; they resume from their checkpoints", len(running))
         for process in running:
             _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + grace_seconds

@@ -15,11 +15,11 @@ import time
 
 from tqdm import tqdm
 
-from mmf_domainstudy.study.plan import STUDY_CONFIG, final_checkpoint_path, launch_command, mmf_arguments
-from mmf_domainstudy.study.plan import study_config_text
-from mmf_domainstudy.study.rundir import (ATTEMPT, CONSOLE_LOG, RUN_JSON, attempt_ended, finish_attempt, last_log_line,
-                                          lease_held, read_done, read_failed, read_json, resume_overrides,
-                                          split_metric, write_json)
+from mmf_domainstudy.study.plan import (STUDY_CONFIG, final_checkpoint_path, launch_command, mmf_arguments,
+                                        study_config_text)
+from mmf_domainstudy.study.rundir import (ATTEMPT, CONSOLE_LOG, RUN_JSON, RunBusy, attempt_ended, finish_attempt,
+                                          last_log_line, lease_held, read_done, read_failed, read_json,
+                                          resume_overrides, split_metric, write_json)
 from mmf_domainstudy.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class StudyRunner:
             while self._step():
                 time.sleep(self.poll_interval)
         except KeyboardInterrupt:
-            logger.warning("interrupted: stopping the runs this runner started; run again to resume")
+            logger.warning("interrupted; run the study again to resume it")
             self.executor.shutdown()
             raise
         finally:
@@ -167,8 +167,12 @@ class StudyRunner:
     def _launch(self, run):
         prepare_run(run, self.spec, self.executor.gpus_per_run)
         resuming = bool(resume_overrides(run.run_dir))
-        self.executor.launch(run)
         self.status[run.name] = RUNNING
+        try:
+            self.executor.launch(run)
+        except RunBusy as busy:  # started by someone else since we looked: watch it instead
+            logger.warning("%s; watching it", busy)
+            return
         logger.info("started %s%s", run.name, " (resuming from its checkpoint)" if resuming else "")
 
     def _conclude(self, run):

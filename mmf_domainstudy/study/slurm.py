@@ -4,11 +4,14 @@ The job runs one attempt (``rundir.run_attempt``) and records its outcome in the
 run folder itself, so results survive the runner. On timeout or preemption
 submitit requeues the job, and the run resumes from its last checkpoint.
 """
+import logging
 import shlex
 
 import submitit
 
 from mmf_domainstudy.study.rundir import child_environment, lease_held, read_json, run_attempt, write_json
+
+logger = logging.getLogger(__name__)
 
 JOB = "job.json"
 ACTIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED"}
@@ -78,3 +81,5 @@ class SubmititExecutor:
 
     def shutdown(self):
         """Leave the jobs to SLURM: they finish on their own and a restarted runner collects them."""
+        queued = sum(not job.done() for job in self.jobs.values())
+        logger.warning("%d SLURM jobs keep going; start the runner again to collect their results", queued)
