@@ -32,6 +32,10 @@ BAD_SPECS = [
     (lambda s: s["pretrain"].update(fractions=[0.5, 1.0]), "'pretrain.fraction_override' is missing"),
     (lambda s: s["finetune"]["tasks"]["t1"].pop("metric"), "'finetune.tasks.t1.metric' is missing"),
     (lambda s: s["finetune"].update(seeds=[1, 1]), "'finetune.seeds' must be a non-empty list of distinct"),
+    (lambda s: s["finetune"].update(seeds=[0, 1]), "rc10 does not seed with 0"),
+    (lambda s: s["pretrain"].update(seed=0), "'pretrain.seed' must be an integer >= 1"),
+    (lambda s: s.update(overlays=["{model}.yaml"]), "'overlays[0]' uses {model}, which is not known here. "
+                                                    "Available: none"),
     (lambda s: s["finetune"]["modes"].update(frozen=["freeze_base"]), "not an MMF override"),
     (lambda s: s["finetune"]["modes"].update(frozen=["model_config.{modle}.freeze_base=True"]), "uses {modle}"),
     (lambda s: s["pretrain"].update(config="configs/{task}.yaml"), "'pretrain.config' uses {task}"),
@@ -95,9 +99,10 @@ def test_paper_spec_expands_to_the_papers_grid_over_the_project_configs(monkeypa
     frozen = next(r for r in finetunes if r.name == "ft-vilbert-ccg-p0.5-mmimdb-frozen-d0.1-s3")
     assert frozen.depends_on.name == "pt-vilbert-ccg-p0.5"
     assert frozen.config == "projects/domain_study/configs/vilbert/finetune/mmimdb.yaml"
-    assert frozen.overrides == ("model_config.vilbert.freeze_base=True", "dataset_config.mmimdb.fraction=0.1",
-                                "training.seed=3")
-    assert pretrains[0].overrides == ("dataset_config.masked_coco.fraction=0.1", "training.seed=1")
+    assert frozen.overrides == ("run_type=train_val", "model_config.vilbert.freeze_base=True",
+                                "dataset_config.mmimdb.fraction=0.1", "training.seed=3")
+    assert pretrains[0].overrides == ("run_type=train_val", "dataset_config.masked_coco.fraction=0.1",
+                                      "training.seed=1")
     baseline = [r for r in finetunes if r.axes["source"] == "none"]
     assert len(baseline) == 2 * 4 * 2 * 2 * 3 and all(r.depends_on is None for r in baseline)
 

@@ -170,6 +170,15 @@ class _Keys:
             self.fail(self.key(name), f"lists a fraction twice: {values}", "Remove the duplicate.")
         return floats
 
+    def seeds(self, name):
+        values = self.get(name)
+        if (not isinstance(values, list) or not values
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
+                or len(set(values)) != len(values)):
+            self.fail(self.key(name), f"must be a non-empty list of distinct positive integers, got {values!r}",
+                      "rc10 does not seed with 0 and draws a random seed for -1.")
+        return tuple(values)
+
     def integer(self, name, default, minimum):
         value = self.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -188,7 +197,7 @@ def check_template(text, fields, file, key):
         if field not in fields:
             raise SpecError(
                 f"{file}: '{key}' uses {{{field}}}, which is not known here. "
-                f"Available: {', '.join('{' + f + '}' for f in fields)}."
+                f"Available: {', '.join('{' + f + '}' for f in fields) or 'none'}."
             )
 
 
@@ -258,10 +267,6 @@ def load_spec(path):
     if any(not s.is_baseline and s.config is None for s in sources.values()) and pretrain.get("config") is None:
         top.fail("pretrain.config", "is missing", "Give a config template such as "
                  "projects/domain_study/configs/{model}/pretrain/{source}.yaml, or a config per source.")
-    seeds = finetune.get("seeds")
-    if (not isinstance(seeds, list) or not seeds or len(set(map(repr, seeds))) != len(seeds)
-            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
-        finetune.fail("finetune.seeds", f"must be a non-empty list of distinct integers, got {seeds!r}", "")
     for axis in (pretrain, finetune):
         if axis.get("fraction_override") is None and axis.fractions("fractions") != (1.0,):
             axis.fail(f"{axis.prefix}.fraction_override", "is missing but fractions other than 1.0 are listed",
@@ -281,7 +286,7 @@ def load_spec(path):
         finetune_config=finetune.string("config", fields=FINETUNE_CONFIG_FIELDS),
         finetune_fractions=finetune.fractions("fractions"),
         finetune_fraction_override=finetune.string("fraction_override", fields=FINETUNE_FIELDS),
-        seeds=tuple(seeds),
+        seeds=finetune.seeds("seeds"),
         tasks=tasks,
         modes=_read_modes(path, finetune),
         overlays=tuple(expand_path(o, path, "overlays") for o in top.string_list("overlays", fields=())),
