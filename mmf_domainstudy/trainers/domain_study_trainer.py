@@ -28,6 +28,7 @@ from tqdm import tqdm
 from mmf_domainstudy.models import build_model_with_freezing
 from mmf_domainstudy.models.sparse_mlm import use_sparse_masked_lm_head
 from mmf_domainstudy.trainers.checkpointing import SafeCheckpoint
+from mmf_domainstudy.trainers.feature_dims import resolve_feature_dims
 from mmf_domainstudy.trainers.losses import zero_empty_mask_losses
 from mmf_domainstudy.trainers.resume import ResumableSampler, capture_rng_state, restore_rng_state, rng_preserved
 from mmf_domainstudy.utils.atomic import atomic_write_text
@@ -53,6 +54,7 @@ class DomainStudyTrainer(BaseTrainer):
             super().load_datasets()
 
     def load_model_and_optimizer(self):
+        resolve_feature_dims(self.config)
         with _swapped(base_trainer, "build_model", build_model_with_freezing):
             super().load_model_and_optimizer()
         if _training_option(self.config, "sparse_mlm_head", True):
