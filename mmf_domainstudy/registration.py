@@ -6,6 +6,10 @@ REGISTERING_MODULES = [
     "mmf_domainstudy.datasets.caption_sources",
     "mmf_domainstudy.datasets.masked_vqa_p",
     "mmf_domainstudy.datasets.downstream",
+    "mmf_domainstudy.datasets.easy_vqa",
+    "mmf_domainstudy.captioning.caption_loss",
+    "mmf_domainstudy.captioning.caption_pairs",
+    "mmf_domainstudy.captioning.region_captioner",
 ]
 
 
