@@ -155,6 +155,12 @@ def child_environment():
     return dict(os.environ, PYTHONPATH=os.pathsep.join(dict.fromkeys(paths)))
 
 
+def clear_outcome(run_dir):
+    """Forget the previous attempt's exit status and failure before a new attempt."""
+    for stale in (EXIT_CODE, FAILED):
+        (Path(run_dir) / stale).unlink(missing_ok=True)
+
+
 class RunBusy(RuntimeError):
     """Another process holds the run's lease."""
 
@@ -172,8 +178,7 @@ def start_attempt(run_dir):
     try:
         if not _try_lock(fd, run_dir / LEASE):
             raise RunBusy(f"{run_dir} is already running (its lease {run_dir / LEASE} is held)")
-        for stale in (EXIT_CODE, FAILED):
-            (run_dir / stale).unlink(missing_ok=True)
+        clear_outcome(run_dir)
         previous = read_json(run_dir / ATTEMPT) or {}
         attempt = {"number": previous.get("number", 0) + 1, "started_at": time.time(), "host": socket.gethostname(),
                    "command": command}

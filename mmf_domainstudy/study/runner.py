@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from mmf_domainstudy.study.plan import (STUDY_CONFIG, final_checkpoint_path, launch_command, mmf_arguments,
                                         study_config_text)
-from mmf_domainstudy.study.rundir import (ATTEMPT, CONSOLE_LOG, RUN_JSON, RunBusy, attempt_ended, finish_attempt,
-                                          last_log_line, lease_held, read_done, read_failed, read_json,
-                                          resume_overrides, split_metric, write_json)
+from mmf_domainstudy.study.rundir import (ATTEMPT, CONSOLE_LOG, RUN_JSON, RunBusy, attempt_ended, clear_outcome,
+                                          finish_attempt, last_log_line, lease_held, read_done, read_failed,
+                                          read_json, resume_overrides, split_metric, write_json)
 from mmf_domainstudy.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,9 @@ def run_command(run, spec, gpus_per_run):
 
 
 def prepare_run(run, spec, gpus_per_run):
-    """Write what an attempt reads: the run's composed config and ``run.json``."""
+    """Write what an attempt reads (the run's composed config and ``run.json``); forget the last outcome."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
+    clear_outcome(run.run_dir)  # a queued job must not be read as failed by its previous attempt
     atomic_write_text(run.run_dir / STUDY_CONFIG, study_config_text(run))
     write_json(run.run_dir / RUN_JSON, {
         "name": run.name, "digest": run.digest, "kind": run.kind, "axes": run.axes, "cwd": os.getcwd(),
