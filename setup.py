@@ -48,6 +48,7 @@ setup(
     entry_points={
         "console_scripts": [
             "mmf_domainstudy_run = mmf_domainstudy.run:main",
+            "domainstudy-run = mmf_domainstudy.study.cli:main",
         ]
     },
     cmdclass={"build_py": BuildWithImportHook},

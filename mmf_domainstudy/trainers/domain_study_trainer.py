@@ -40,7 +40,14 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 def _training_option(config, key, default):
     value = config.training.get(key, default)
-    return default if value is None else value
+    if value is None:
+        return default
+    if isinstance(default, bool) and isinstance(value, str):
+        # rc10 parses command-line values with literal_eval: `false` stays the string "false"
+        if value.lower() not in ("true", "false"):
+            raise ValueError(f"training.{key}={value!r} is not a boolean; use True or False")
+        return value.lower() == "true"
+    return value
 
 
 @registry.register_trainer("domain_study")
@@ -229,7 +236,7 @@ class DomainStudyTrainer(BaseTrainer):
     def _try_full_validation(self, force=False):
         if self.num_updates % self.evaluation_interval != 0 and not force:
             return False
-        if self.val_loader is None or len(self.val_dataset) == 0:
+        if self.val_loader is None or getattr(self.val_dataset, "_total_length", 1) == 0:
             return False
         with rng_preserved() as training_rng:  # evaluating must not change what training draws next
             self._training_rng = training_rng  # early stopping saves checkpoints mid-evaluation
