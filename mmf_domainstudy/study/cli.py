@@ -44,9 +44,9 @@ def build_parser():
     return parser
 
 
-def make_executor(name, spec):
+def make_executor(name, spec, jobs=1):
     if name == "local":
-        return LocalExecutor()
+        return LocalExecutor(jobs)
     cluster = "slurm" if name == "slurm" else "local"
     return SubmititExecutor(spec.output_dir / "slurm", spec.slurm, f"study-{spec.name}", cluster=cluster)
 
@@ -86,7 +86,7 @@ def _main(args):
         jobs = args.jobs or (1 if local else None)
         poll_interval = args.poll_interval or (2.0 if local else 30.0)
         with runner_lock(spec.output_dir):
-            executor = make_executor(args.executor, spec)
+            executor = make_executor(args.executor, spec, jobs or 1)
             statuses = StudyRunner(spec, selected, executor, jobs, poll_interval).run()
     report = write_report(spec, runs)
     print(report.main_table)

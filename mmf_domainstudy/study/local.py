@@ -17,11 +17,12 @@ class LocalExecutor:
     name = "local"
     gpus_per_run = 1  # one process; MMF itself spawns per GPU if asked to
 
-    def __init__(self):
+    def __init__(self, jobs=1):
         self.processes = {}
+        self.extra_env = cpu_thread_environment(jobs)
 
     def launch(self, run):
-        self.processes[run.name] = start_attempt(run.run_dir)
+        self.processes[run.name] = start_attempt(run.run_dir, self.extra_env)
 
     def is_running(self, run):
         process = self.processes.get(run.name)
@@ -46,6 +47,18 @@ class LocalExecutor:
             except subprocess.TimeoutExpired:
                 _signal_group(process, signal.SIGKILL)
                 process.wait()
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def cpu_thread_environment(jobs):
+    """Split the cores between concurrent runs: torch's default (all cores each) oversubscribes
+    them, and K runs then go several times slower than one. A user's own setting wins."""
+    if any(name in os.environ for name in THREAD_VARIABLES):
+        return {}
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    return {name: threads for name in THREAD_VARIABLES}
 
 
 def _signal_group(process, signum):

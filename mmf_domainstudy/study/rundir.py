@@ -148,11 +148,11 @@ def resume_overrides(run_dir):
     return ["checkpoint.resume=True"] if (Path(run_dir) / CHECKPOINT).exists() else []
 
 
-def child_environment():
+def child_environment(extra=None):
     """The environment of a run: this one, with this copy of the plugin first on the path."""
     package_root = str(Path(__file__).resolve().parents[2])
     paths = [package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(dict.fromkeys(paths)))
+    return dict(os.environ, **(extra or {}), PYTHONPATH=os.pathsep.join(dict.fromkeys(paths)))
 
 
 def clear_outcome(run_dir):
@@ -165,7 +165,7 @@ class RunBusy(RuntimeError):
     """Another process holds the run's lease."""
 
 
-def start_attempt(run_dir):
+def start_attempt(run_dir, extra_env=None):
     """Start the run described by ``run.json``; return its process (a shell that records the exit status).
 
     The process group is new, so it survives the runner; the lease is held by the
@@ -193,7 +193,7 @@ def start_attempt(run_dir):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=record["cwd"],
-                env=child_environment(),
+                env=child_environment(extra_env),
                 start_new_session=True,
                 pass_fds=(fd,),
             )
