@@ -54,9 +54,9 @@ def test_bad_fraction_names_the_key(value):
         count_for_fraction(value, 10, "dataset_config.vqa2.fraction")
 
 
-def test_a_fraction_that_keeps_nothing_says_the_smallest_that_works():
-    with pytest.raises(ValueError, match="keeps none of 40 samples; give at least 0.025"):
-        count_for_fraction(0.001, 40, "dataset_config.x.fraction")
+def test_a_fraction_of_tiny_data_keeps_one_sample():
+    assert count_for_fraction(0.001, 40, "k") == 1
+    assert select_indices(40, count_for_fraction(0.001, 40, "k"), seed=0) == select_indices(40, 1, seed=0)
 
 
 def test_source_count_errors():

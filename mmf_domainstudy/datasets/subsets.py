@@ -41,11 +41,8 @@ def _check_fraction(value, key):
 
 
 def count_for_fraction(fraction, total, key):
-    """``round(fraction * total)`` (halves up); at least one sample or a clear error."""
-    count = int(_check_fraction(fraction, key) * total + 0.5)
-    if count == 0:
-        raise ValueError(f"{key}={fraction} keeps none of {total} samples; give at least {1 / total:.3g}")
-    return count
+    """``round(fraction * total)`` (halves up), but at least one sample: tiny data stays runnable."""
+    return max(1, int(_check_fraction(fraction, key) * total + 0.5))
 
 
 def source_count(total, source_fraction=1.0, source_num_samples=None, names=("source_fraction", "source_num_samples")):
@@ -81,10 +78,6 @@ class SubsetOptions:
 
     def key(self, name):
         return option_key(self.dataset_name, name)
-
-    @property
-    def is_everything(self):
-        return self.fraction == 1.0 and self.source_fraction == 1.0 and self.source_num_samples is None
 
     def counts(self, total):
         """``(source size, samples used)`` for an annotation file of ``total`` samples."""
