@@ -30,7 +30,8 @@ test: install
 	$(PY) -m pytest tests
 
 demo: install
-	$(PY) tools/run_study.py projects/domain_study/studies/demo.yaml
+	$(PY) tools/prepare_demo_data.py --data-dir save/demo_data
+	$(PY) tools/run_study.py projects/domain_study/studies/demo.yaml --jobs 2
 
 bench: install
 	$(PY) benchmarks/trainer_throughput.py
