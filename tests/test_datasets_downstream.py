@@ -32,7 +32,8 @@ def test_task_samples(data_root, name):
 
 
 def run_config(model, head, num_labels):
-    return OmegaConf.create({"model": model, "model_config": {model: {"training_head_type": head, "num_labels": num_labels}}})
+    head_config = {"training_head_type": head, "num_labels": num_labels}
+    return OmegaConf.create({"model": model, "model_config": {model: head_config}})
 
 
 @pytest.mark.parametrize("name", ["vqa2", "mmimdb"])
@@ -41,12 +42,14 @@ def test_head_size_must_match_the_answer_vocabulary(data_root, name):
     size = answer_vocabulary_size(name, data_root)
     check_num_labels(dataset, name, run_config("vilbert", "classification", size))
     check_num_labels(dataset, name, run_config("vilbert", "pretraining", size + 1))
-    with pytest.raises(ValueError, match=rf"vilbert\.num_labels={size + 1} but .*model_config\.vilbert\.num_labels={size} or"):
+    expected = rf"vilbert\.num_labels={size + 1} but .*model_config\.vilbert\.num_labels={size} or"
+    with pytest.raises(ValueError, match=expected):
         check_num_labels(dataset, name, run_config("vilbert", "classification", size + 1))
 
 
 def test_targets_outside_the_vocabulary_are_a_clear_error(data_root):
-    capitalised = {"processors": {"answer_processor": {"params": {"vocab_file": "mmimdb/defaults/extras/classes_mm_imdb.txt"}}}}
+    vocab_file = "mmimdb/defaults/extras/classes_mm_imdb.txt"  # the fixture's, not lowercase
+    capitalised = {"processors": {"answer_processor": {"params": {"vocab_file": vocab_file}}}}
     dataset = load_split("mmimdb", data_root, **capitalised)
     with pytest.raises(ValueError, match="mmimdb train: none of the first .* must be lowercase"):
         check_answers_in_vocabulary(dataset, "mmimdb")

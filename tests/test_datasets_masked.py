@@ -67,7 +67,9 @@ def test_tokens_are_masked_at_15_percent_with_labels_only_there(data_root, name)
         sample = dataset[access % len(dataset)]
         ids, labels, real = sample["input_ids"], sample["lm_label_ids"], sample["input_mask"] == 1
         is_masked = labels != -1
-        separators = [0] + [int(real.sum()) - 1] + ([int(sample["segment_ids"].argmax()) - 1] if sample["segment_ids"].any() else [])
+        separators = [0, int(real.sum()) - 1]  # [CLS], the last [SEP], and the [SEP] before segment B
+        if sample["segment_ids"].any():
+            separators.append(int(sample["segment_ids"].argmax()) - 1)
         assert not is_masked[separators].any(), "[CLS] or [SEP] has a label"
         assert not (is_masked & ~real).any(), "a padding position has a label"
         assert not (ids[real & ~is_masked] == mask_id).any(), "an unlabelled position holds [MASK]"

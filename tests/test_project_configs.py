@@ -71,7 +71,8 @@ def study_overlays():
     found = set()
     for spec in (f for f in os.listdir(studies) if f.endswith(".yaml")):
         with open(os.path.join(studies, spec)) as handle:
-            found |= {os.path.relpath(os.path.join(REPO, o), CONFIGS) for o in (yaml.safe_load(handle) or {}).get("overlays", [])}
+            overlays = (yaml.safe_load(handle) or {}).get("overlays", [])
+        found |= {os.path.relpath(os.path.join(REPO, overlay), CONFIGS) for overlay in overlays}
     return found
 
 
@@ -202,15 +203,17 @@ def test_paper_experiment_runs_two_updates_on_fixture_data(relative, tmp_path, d
 
 def test_finetune_config_takes_the_pretrained_base_by_one_override(tmp_path, data_root):
     pretrain, finetune = "visual_bert/pretrain/coco.yaml", "visual_bert/finetune/snli_ve.yaml"
-    (tmp_path / "pre").mkdir()
-    run_mmf(tiny_run_config(tmp_path / "pre", pretrain, data_root), "visual_bert", "masked_coco", tmp_path / "pre" / "save",
-            data_root, "training.max_updates=2")
-    checkpoint = tmp_path / "pre" / "save" / "visual_bert_final.pth"
-    result = run_mmf(tiny_run_config(tmp_path, finetune, data_root), "visual_bert", "visual_entailment", tmp_path / "save",
-                     data_root, "training.max_updates=2", f"checkpoint.resume_file={checkpoint}",
-                     "checkpoint.resume_pretrained=True")
+    pre = tmp_path / "pre"
+    pre.mkdir()
+    config = tiny_run_config(pre, pretrain, data_root)
+    run_mmf(config, "visual_bert", "masked_coco", pre / "save", data_root, "training.max_updates=2")
+    resume = [f"checkpoint.resume_file={pre / 'save' / 'visual_bert_final.pth'}", "checkpoint.resume_pretrained=True"]
+    config = tiny_run_config(tmp_path, finetune, data_root)
+    result = run_mmf(config, "visual_bert", "visual_entailment", tmp_path / "save", data_root,
+                     "training.max_updates=2", *resume)
     with open(tmp_path / "save" / "train.log") as handle:
         copied = re.findall(r"Copying (\S+) from (\S+)", handle.read())
     assert copied, result.stdout[-2000:]
     assert all(own == source and own.startswith("model.bert.") for own, source in copied)
-    assert {own for own, _ in copied} >= {"model.bert.embeddings.word_embeddings.weight", "model.bert.pooler.dense.weight"}
+    expected = {"model.bert.embeddings.word_embeddings.weight", "model.bert.pooler.dense.weight"}
+    assert {own for own, _ in copied} >= expected

@@ -26,7 +26,9 @@ def main(argv=None):
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--fraction", type=float, help="share of the samples to keep, in (0, 1]")
     size.add_argument("--num-samples", type=int, help="number of samples to keep")
-    parser.add_argument("--seed", type=int, default=0, help="selection seed, the builders' subset_seed [default: %(default)s]")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="selection seed, the builders' subset_seed [default: %(default)s]"
+    )
     args = parser.parse_args(argv)
     try:
         kept, total = write_annotation_subset(

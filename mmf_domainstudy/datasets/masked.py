@@ -49,7 +49,8 @@ class MaskedPretrainingDataset(MMFDataset):
         features = self.features_db[idx]
         if self._mask_regions:
             num_regions = features["image_info_0"]["max_features"]
-            features["image_feature_0"], features["image_labels"] = mask_regions(features["image_feature_0"], num_regions)
+            masked, labels = mask_regions(features["image_feature_0"], num_regions)
+            features["image_feature_0"], features["image_labels"] = masked, labels
         return features
 
     def sample_field(self, sample_info, key):

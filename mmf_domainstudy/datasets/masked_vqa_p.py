@@ -21,7 +21,8 @@ class MaskedVQAPDataset(MaskedPretrainingDataset):
         self._add_answer = bool(dataset_option(config, "add_answer"))
 
     def text_segments(self, sample_info):
-        question = sample_info["question_str"] if "question_str" in sample_info else self.sample_field(sample_info, "question")
+        key = "question_str" if "question_str" in sample_info else "question"
+        question = self.sample_field(sample_info, key)
         answers = sample_info.get("all_answers") or sample_info.get("answers") or []
         if not self._add_answer or not answers:
             return question, None, -1

@@ -52,7 +52,8 @@ def source_count(total, source_fraction=1.0, source_num_samples=None, names=("so
         return count_for_fraction(source_fraction, total, fraction_key)
     if _check_fraction(source_fraction, fraction_key) != 1.0:
         raise ValueError(f"{fraction_key} and {count_key} both define the source; set only one")
-    if isinstance(source_num_samples, bool) or not isinstance(source_num_samples, numbers.Integral) or source_num_samples < 1:
+    whole = isinstance(source_num_samples, numbers.Integral) and not isinstance(source_num_samples, bool)
+    if not whole or source_num_samples < 1:
         raise ValueError(f"{count_key}={source_num_samples!r} must be a positive whole number or null")
     if source_num_samples > total:
         raise ValueError(
