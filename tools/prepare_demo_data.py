@@ -17,9 +17,9 @@ from mmf_domainstudy.demo import prepare_demo_data
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default="save/demo_data", help="MMF data root to write (default: save/demo_data)")
-    parser.add_argument("--max-images", type=int, default=600, help="easy-vqa images to use (default: 600)")
+    parser.add_argument("--max-images", type=int, default=500, help="easy-vqa images to use (default: 500)")
     parser.add_argument("--image-size", type=int, default=160, help="backbone input size; 160 -> 25 regions (default)")
-    parser.add_argument("--texture-images", type=int, default=150, help="out-of-domain images (default: 150)")
+    parser.add_argument("--texture-images", type=int, default=100, help="out-of-domain images (default: 100)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for feature extraction (default: 1)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
