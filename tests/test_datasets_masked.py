@@ -126,6 +126,15 @@ def test_vqa_p_without_answers_is_the_question_alone(data_root):
     assert not dataset[0]["segment_ids"].any()
 
 
+def test_switches_take_rc10s_command_line_spellings(data_root):
+    """rc10 hands `two_sentence=false` over as the string "false" (only False/True become bools)."""
+    assert not load_split("masked_vqa_p", data_root, add_answer="false")[0]["segment_ids"].any()
+    assert load_split("masked_coco", data_root, two_sentence="true")[0]["segment_ids"].any()
+    assert "image_labels" in load_split("masked_coco", data_root, use_image_feature_masks="True")[0]
+    with pytest.raises(ValueError, match=r"dataset_config\.masked_coco\.two_sentence='yes': set true or false"):
+        load_split("masked_coco", data_root, two_sentence="yes")
+
+
 @pytest.mark.parametrize("name", ["masked_coco", "masked_ccg"])
 def test_caption_is_one_of_the_image_captions_drawn_per_access(data_root, name):
     dataset = load_split(name, data_root)

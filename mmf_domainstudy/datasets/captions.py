@@ -14,7 +14,7 @@ has one caption), else a caption of a different image. Upstream's CC config
 import random
 
 from mmf_domainstudy.datasets.masked import MaskedPretrainingDataset
-from mmf_domainstudy.datasets.options import check_probability, dataset_option
+from mmf_domainstudy.datasets.options import boolean_option, check_probability
 
 # Draws of a random sample before concluding the split has a single image.
 MISMATCH_DRAWS = 100
@@ -23,8 +23,8 @@ MISMATCH_DRAWS = 100
 class MaskedCaptionsDataset(MaskedPretrainingDataset):
     def __init__(self, config, dataset_type, index, dataset_name):
         super().__init__(config, dataset_type, index, dataset_name)
-        self._two_sentence = bool(dataset_option(config, "two_sentence"))
-        self._false_caption = bool(dataset_option(config, "false_caption"))
+        self._two_sentence = boolean_option(config, "two_sentence", dataset_name)
+        self._false_caption = boolean_option(config, "false_caption", dataset_name)
         self._same_image_probability = check_probability(config, "two_sentence_probability", dataset_name)
         self._false_caption_probability = check_probability(config, "false_caption_probability", dataset_name)
 

@@ -14,7 +14,7 @@ from mmf.common.sample import Sample
 from mmf.datasets.mmf_dataset import MMFDataset
 from mmf.datasets.mmf_dataset_builder import MMFDatasetBuilder
 
-from mmf_domainstudy.datasets.options import dataset_option, option_key
+from mmf_domainstudy.datasets.options import boolean_option, option_key
 from mmf_domainstudy.datasets.regions import mask_regions
 from mmf_domainstudy.datasets.subsets import TrainingSubsetMixin
 
@@ -22,7 +22,7 @@ from mmf_domainstudy.datasets.subsets import TrainingSubsetMixin
 class MaskedPretrainingDataset(MMFDataset):
     def __init__(self, config, dataset_type, index, dataset_name):
         super().__init__(dataset_name, config, dataset_type, index)
-        self._mask_regions = bool(dataset_option(config, "use_image_feature_masks"))
+        self._mask_regions = boolean_option(config, "use_image_feature_masks", dataset_name)
         if self._mask_regions and not (self._use_features and config.get("return_features_info", True)):
             raise ValueError(
                 f"{option_key(dataset_name, 'use_image_feature_masks')}=true needs region features and their info: "

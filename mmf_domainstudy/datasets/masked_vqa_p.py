@@ -12,13 +12,13 @@ import random
 from mmf.common.registry import registry
 
 from mmf_domainstudy.datasets.masked import MaskedPretrainingBuilder, MaskedPretrainingDataset
-from mmf_domainstudy.datasets.options import dataset_option
+from mmf_domainstudy.datasets.options import boolean_option
 
 
 class MaskedVQAPDataset(MaskedPretrainingDataset):
     def __init__(self, config, dataset_type, index, dataset_name):
         super().__init__(config, dataset_type, index, dataset_name)
-        self._add_answer = bool(dataset_option(config, "add_answer"))
+        self._add_answer = boolean_option(config, "add_answer", dataset_name)
 
     def text_segments(self, sample_info):
         key = "question_str" if "question_str" in sample_info else "question"

@@ -37,6 +37,17 @@ def dataset_option(config, key):
     return DATASET_OPTION_DEFAULTS[key]
 
 
+def boolean_option(config, key, dataset_name):
+    """A yes/no option. rc10 parses command-line values with literal_eval, so ``key=true``
+    arrives as the string "true" (only ``True`` is a bool): accept both spellings."""
+    value = dataset_option(config, key)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise ValueError(f"{option_key(dataset_name, key)}={value!r}: set true or false")
+    return value
+
+
 def check_probability(config, key, dataset_name):
     value = dataset_option(config, key)
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
