@@ -26,8 +26,9 @@ $(PKG_STAMP): $(DEPS_STAMP) setup.py mmf_domainstudy_bootstrap.pth
 	cp mmf_domainstudy_bootstrap.pth $(SITE_PACKAGES)/
 	touch $@
 
+# Two workers: most tests wait on real `mmf_run` subprocesses of one thread each.
 test: install
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n 2 tests
 
 demo: install
 	$(PY) tools/prepare_demo_data.py --data-dir save/demo_data

@@ -6,6 +6,12 @@ import sys
 import pytest
 import yaml
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores: one torch thread each, or they oversubscribe and crawl.
+    import torch
+
+    torch.set_num_threads(1)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_OVERLAY = os.path.join(REPO, "projects", "domain_study", "configs", "tiny.yaml")
 
