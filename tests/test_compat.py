@@ -206,3 +206,35 @@ def test_mmf_micro_f1_on_an_empty_prediction_is_zero():
     sample = SampleList({"targets": torch.tensor([[1, 0], [0, 1]])})
     value = MultiLabelMicroF1().calculate(sample, {"scores": torch.tensor([[-5.0, -5.0], [-5.0, -5.0]])})
     assert float(value) == 0.0
+
+
+def test_long_text_pairs_fit_max_seq_length():
+    from mmf.datasets.processors.bert_processors import MaskedTokenProcessor
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.create(
+        {"max_seq_length": 8, "mask_probability": 0.15, "tokenizer_config": {"type": "bert-base-uncased", "params": {"do_lower_case": True}}}
+    )
+    processor = MaskedTokenProcessor(config)
+    out = processor({"text_a": "what color is the big shape", "text_b": "red and blue", "is_correct": -1})
+    assert out["input_ids"].shape == (8,)
+    assert out["tokens"][0] == "[CLS]" and out["tokens"].count("[SEP]") == 2
+
+
+def test_region_info_is_padded_and_capped_to_max_features(tmp_path):
+    import numpy as np
+    from mmf.datasets.databases.readers.feature_readers import LMDBFeatureReader
+
+    from mmf_domainstudy.formats import LMDBFeatureWriter
+
+    store = str(tmp_path / "f.lmdb")
+    with LMDBFeatureWriter(store) as writer:
+        writer.write_batch({
+            1: {"features": np.ones((3, 4), np.float32), "bbox": np.ones((3, 4), np.float32), "image_width": 10, "image_height": 10},
+            2: {"features": np.ones((7, 4), np.float32), "bbox": np.ones((7, 4), np.float32), "image_width": 10, "image_height": 10},
+        })
+    reader = LMDBFeatureReader(5, store)
+    _, few = reader.read(os.path.join(store, "x_1.npy"))
+    _, many = reader.read(os.path.join(store, "x_2.npy"))
+    assert few["bbox"].shape == (5, 4) and int(few["max_features"]) == 3
+    assert many["bbox"].shape == (5, 4) and int(many["max_features"]) == 5

@@ -218,9 +218,30 @@ def pad_region_info_like_features():
 
     def read(self, image_feat_path):
         image_feature, image_info = original_read(self, image_feat_path)
-        for key in ("bbox", "cls_prob"):
-            if image_info is not None and image_info.get(key) is not None:
-                image_info[key] = _pad_rows(image_info[key], self.max_loc)
+        if image_info is not None:
+            for key in ("bbox", "cls_prob"):
+                if image_info.get(key) is not None:
+                    image_info[key] = _pad_rows(image_info[key], self.max_loc)
+            # more boxes than slots: only max_loc of them were kept
+            image_info["max_features"] = image_info["max_features"].clamp(max=self.max_loc)
         return image_feature, image_info
 
     feature_readers.PaddedFasterRCNNFeatureReader.read = read
+
+
+@shim(
+    "text_pair_truncation",
+    AFTER_MMF,
+    "rc10's masked_token processor truncates a text pair to max_seq_length - 2 but adds 3 special "
+    "tokens, so a long question + answer (or caption pair) fails its length assert",
+    detect=lambda: True,
+)
+def truncate_pairs_for_three_special_tokens():
+    from mmf.datasets.processors.bert_processors import MaskedTokenProcessor
+
+    original = MaskedTokenProcessor._truncate_seq_pair
+
+    def _truncate_seq_pair(self, tokens_a, tokens_b, max_length):
+        return original(self, tokens_a, tokens_b, max_length - 1 if tokens_b else max_length)
+
+    MaskedTokenProcessor._truncate_seq_pair = _truncate_seq_pair
