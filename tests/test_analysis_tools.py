@@ -89,9 +89,9 @@ def test_attention_drift_cli_heads_override_and_errors(tmp_path, capsys):
     assert not (tmp_path / "o" / "heatmaps").exists()
     with pytest.raises(SystemExit):
         attention_drift.main(["--a", "x", "--b", "y", "--heads", "text=2"])
-    with pytest.raises(SystemExit):
-        attention_drift.main(["--a", "x", "--b", "y", "--dataset", "vqa2"])
-    assert "attention_drift_report" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # attention maps need a run config to build the data and the model
+        attention_drift.main(["--a", bare, "--b", bare, "--dataset", "vqa2"])
+    assert f"no config.yaml beside {bare}; pass --config" in capsys.readouterr().err
 
 
 def test_domain_similarity_text_cli(tmp_path, capsys):

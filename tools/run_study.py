@@ -4,6 +4,7 @@
     python tools/run_study.py projects/domain_study/studies/demo.yaml --dry-run
     python tools/run_study.py projects/domain_study/studies/paper.yaml --executor slurm
     python tools/run_study.py projects/domain_study/studies/paper.yaml --report-only
+    python tools/run_study.py projects/domain_study/studies/demo.yaml --analyses-only   # drift, similarity
 """
 import sys
 

@@ -1,7 +1,9 @@
 """Attention drift, representation similarity and domain similarity for the study.
 
-Nothing in this subpackage imports MMF: models are reached through forward hooks and
-state-dict key names (see architecture.py), checkpoints through the zoo's reader.
+Models are reached through forward hooks and state-dict key names (see architecture.py),
+checkpoints through the zoo's reader, so nothing here needs MMF except mmf_inputs.py
+(MMF's config, data loader and models for attention drift on a dataset), which this
+package does not import.
 """
 from .capture import AttentionCapture
 from .checkpoints import load_checkpoint

@@ -108,7 +108,8 @@ def frechet_distance(mean_a, cov_a, mean_b, cov_b, ridge=1e-6):
     middle = root_a @ cov_b @ root_a
     trace_root = np.sqrt(np.clip(scipy.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
     diff = mean_a - mean_b
-    return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)
+    distance = float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)
+    return max(0.0, distance)  # identical sets can round a hair below zero
 
 
 def _psd_sqrt(matrix):

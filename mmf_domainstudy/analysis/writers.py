@@ -9,6 +9,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..utils.atomic import atomic_open, atomic_write_text
+from .architecture import MAP_NAMES
 from .measures import MEASURE_DEFINITIONS
 
 COLUMNS = ("measure", "stream", "role", "layer", "head", "value", "count", "definition")
@@ -109,6 +110,11 @@ def _draw_heatmap(measure, matrices, title):
     return figure
 
 
+def _save_png(figure, path):
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=100)
+
+
 def write_heatmaps(records, out_dir, name_a, name_b, split):
     """One PNG per (measure, stream): layer x head grids, one panel per role. Returns
     the paths written."""
@@ -116,9 +122,23 @@ def write_heatmaps(records, out_dir, name_a, name_b, split):
     for measure, stream in sorted({(row["measure"], row["stream"]) for row in records}):
         matrices = layer_head_matrices(records, measure, stream)
         title = f"{measure} | {stream}\n{name_a} vs {name_b} | data: {split}"
-        figure = _draw_heatmap(measure, matrices, title)
         path = os.path.join(out_dir, f"{measure}__{stream}.png")
-        with atomic_open(path, "wb") as handle:
-            figure.savefig(handle, format="png", dpi=100)
+        _save_png(_draw_heatmap(measure, matrices, title), path)
         paths.append(path)
     return paths
+
+
+def write_stream_heatmap(records, measure, path, title):
+    """One PNG, one layer x head panel per stream of a single-role measure (such as
+    attn_l1): a model pair's drift at a glance, on one colour scale."""
+    streams = sorted({row["stream"] for row in records if row["measure"] == measure}, key=MAP_NAMES.index)
+    if not streams:
+        raise ValueError(f"no {measure} records to draw")
+    matrices = {}
+    for stream in streams:
+        by_role = layer_head_matrices(records, measure, stream)
+        if len(by_role) != 1:
+            raise ValueError(f"{measure} has roles {sorted(by_role)} in stream {stream}; pick one role per panel")
+        matrices[stream] = next(iter(by_role.values()))
+    _save_png(_draw_heatmap(measure, matrices, title), path)
+    return path

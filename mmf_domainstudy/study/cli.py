@@ -6,6 +6,7 @@ import sys
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from mmf_domainstudy.study.analyses import run_analyses
 from mmf_domainstudy.study.local import LocalExecutor
 from mmf_domainstudy.study.plan import expand_study, select_runs
 from mmf_domainstudy.study.report import write_report
@@ -27,9 +28,12 @@ def build_parser():
         epilog="Spec format: projects/domain_study/studies/README.md",
     )
     parser.add_argument("spec", help="study spec yaml, e.g. projects/domain_study/studies/demo.yaml")
-    parser.add_argument("--dry-run", action="store_true", help="print every run, its status and command; run nothing")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rewrite the report from stored results; run nothing")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--dry-run", action="store_true", help="print every run, its status and command; run nothing")
+    what.add_argument("--report-only", action="store_true", help="rewrite the report from stored results; run nothing")
+    what.add_argument("--analyses-only", action="store_true",
+                      help="run the spec's analyses (drift, similarity) on the finished runs and the data, then "
+                           "rewrite the report; start no run")
     parser.add_argument("--jobs", type=int, default=None, metavar="K",
                         help="runs at a time (default: 1 locally, all ready runs on SLURM)")
     parser.add_argument("--executor", choices=EXECUTORS, default="local",
@@ -86,8 +90,10 @@ def _main(args):
         jobs = args.jobs or (1 if local else None)
         poll_interval = args.poll_interval or (2.0 if local else 30.0)
         with runner_lock(spec.output_dir):
-            executor = make_executor(args.executor, spec, jobs or 1)
-            statuses = StudyRunner(spec, selected, executor, jobs, poll_interval).run()
+            if not args.analyses_only:
+                executor = make_executor(args.executor, spec, jobs or 1)
+                statuses = StudyRunner(spec, selected, executor, jobs, poll_interval).run()
+            run_analyses(spec, runs)
     report = write_report(spec, runs)
     print(report.main_table)
     print(f"\nReport: {report.path}")

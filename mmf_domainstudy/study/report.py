@@ -58,7 +58,7 @@ def main_tables(spec, cells):
     )
 
 
-def _csv_text(header, rows):
+def csv_text(header, rows):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -68,7 +68,7 @@ def _csv_text(header, rows):
 
 def results_csv(results):
     header = [field.name for field in dataclasses.fields(Result)]
-    return _csv_text(header, [[_blank(getattr(r, name)) for name in header] for r in results])
+    return csv_text(header, [[_blank(getattr(r, name)) for name in header] for r in results])
 
 
 def summary_csv(spec, cells):
@@ -79,7 +79,7 @@ def summary_csv(spec, cells):
         delta = gain(spec, cells, model, source, pretrain_fraction, task, mode, fraction)
         rows.append([model, source, _blank(pretrain_fraction), task, mode, fraction, spec.tasks[task].metric,
                      cell.mean, _blank(cell.std), cell.n, _blank(delta)])
-    return _csv_text(header, rows)
+    return csv_text(header, rows)
 
 
 def _blank(value):

@@ -67,6 +67,12 @@ class Slurm:
 
 
 @dataclasses.dataclass(frozen=True)
+class AnalysisOptions:
+    drift_samples: int  # validation samples the attention maps are compared on, per finetuning run
+    similarity_regions: int  # region features drawn per side of the Frechet distance
+
+
+@dataclasses.dataclass(frozen=True)
 class StudySpec:
     path: Path
     name: str
@@ -88,6 +94,7 @@ class StudySpec:
     overlays: Tuple[str, ...]
     overrides: Tuple[str, ...]
     analyses: Tuple[str, ...]
+    analysis: AnalysisOptions
     report_split: str
     slurm: Slurm
 
@@ -253,7 +260,7 @@ def load_spec(path):
         "",
         raw,
         allowed=("name", "output_dir", "data_dir", "command", "models", "pretrain", "finetune",
-                 "overlays", "overrides", "analyses", "report", "slurm"),
+                 "overlays", "overrides", "analyses", "analysis", "report", "slurm"),
         required=("name", "output_dir", "models", "pretrain", "finetune"),
     )
     top.check_name("name", raw["name"])
@@ -292,6 +299,7 @@ def load_spec(path):
         overlays=tuple(expand_path(o, path, "overlays") for o in top.string_list("overlays", fields=())),
         overrides=top.string_list("overrides", fields=COMMON_FIELDS, assignments=True),
         analyses=_read_analyses(top),
+        analysis=_read_analysis_options(path, top.get("analysis", {})),
         report_split=_read_report(path, top.get("report", {})),
         slurm=_read_slurm(path, top.get("slurm", {})),
     )
@@ -370,6 +378,14 @@ def _read_analyses(top):
     if not isinstance(analyses, list) or any(a not in KNOWN_ANALYSES for a in analyses):
         top.fail("analyses", f"is {analyses!r}", f"List any of: {', '.join(KNOWN_ANALYSES)}.")
     return tuple(analyses)
+
+
+def _read_analysis_options(path, raw):
+    options = _Keys(path, "analysis", raw, ("drift_samples", "similarity_regions"))
+    return AnalysisOptions(
+        drift_samples=options.integer("drift_samples", 500, minimum=1),
+        similarity_regions=options.integer("similarity_regions", 2000, minimum=2),
+    )
 
 
 def _read_report(path, raw):

@@ -1,0 +1,131 @@
+"""Attention drift on an MMF dataset: config, data loader and models through MMF's own APIs.
+
+The one module of this subpackage that uses MMF (so the package does not import it):
+the rest works on tensors and files and is tested without MMF.
+Both checkpoints run in the architecture the run config builds, the task model:
+rc10's pretraining heads cannot run on a task's batches (VisualBERT's pops a
+masked-LM loss the batch has no labels for), and a finetuning run starts from exactly
+this, the pretrained base copied into the task model.
+"""
+import argparse
+import copy
+import logging
+
+import torch
+from mmf.common.registry import registry
+from mmf.utils.build import build_dataloader_and_sampler, build_dataset, build_model
+from mmf.utils.configuration import Configuration, load_yaml
+from omegaconf import OmegaConf, open_dict
+
+from ..trainers.feature_dims import resolve_feature_dims
+from .architecture import heads_from_config
+from .checkpoints import load_checkpoint
+from .report import attention_drift_report, parameter_drift_report
+
+logger = logging.getLogger(__name__)
+
+# The base MMF's VisualBERT and ViLBERT share, and the part finetuning carries over
+# (checkpoint.pretrained_state_mapping {model.bert: model.bert}).
+BASE_PREFIX = "model.bert."
+
+
+def compose_run_config(config_path, dataset, overrides=(), model=None):
+    """The config ``mmf_run config=<config_path> model=<model> dataset=<dataset>`` would run.
+
+    ``config_path`` is a run's ``config.yaml`` (MMF saves it in every save dir) or the
+    study's ``study_config.yaml``; ``model`` defaults to the one it names; the dataset's
+    defaults come from its registered builder.
+    """
+    model = model or load_yaml(config_path).get("model")
+    if not model:
+        raise ValueError(f"{config_path}: names no 'model'; pass an MMF run's config.yaml or study_config.yaml")
+    if registry.get_builder_class(dataset) is None:
+        known = ", ".join(sorted(registry.mapping["builder_name_mapping"]))
+        raise ValueError(f"dataset {dataset!r} is not registered with MMF; known datasets: {known}")
+    opts = [f"config={config_path}", f"model={model}", f"dataset={dataset}", *overrides]
+    return Configuration(argparse.Namespace(opts=opts, config_override=None)).get_config()
+
+
+def config_heads(config):
+    """Head counts per attention stream from a composed run config."""
+    model = config.model
+    block = OmegaConf.to_container(config.model_config[model], resolve=True)
+    return heads_from_config({"model": model, "model_config": {model: block}})
+
+
+def dataset_batches(config, dataset, split, seed, device):
+    """Prepared batches of ``split`` from MMF's builder and data loader, in an order
+    the seed fixes (MMF's loader shuffles every split but test)."""
+    registry.register("current_device", device)
+    instance = build_dataset(dataset, config.dataset_config[dataset], split)
+    loader, _ = build_dataloader_and_sampler(instance, config.training)
+    torch.manual_seed(seed)
+    for batch in loader:
+        yield instance.prepare_batch(batch)
+
+
+def load_base_weights(model, state_dict, checkpoint):
+    """Load every weight of ``checkpoint`` the model has; the whole base must be there.
+
+    Weights outside the base that the checkpoint lacks or shapes differently (a
+    pretraining checkpoint has no task head) keep their initial values: attention is
+    computed inside the base only.
+    """
+    own = model.state_dict()
+    missing = [key for key in own if key.startswith(BASE_PREFIX) and key not in state_dict]
+    mismatched = [key for key in own if key in state_dict and state_dict[key].shape != own[key].shape]
+    wrong_base = missing + [key for key in mismatched if key.startswith(BASE_PREFIX)]
+    if wrong_base:
+        raise ValueError(
+            f"{checkpoint}: its weights do not fit the run config's model (missing or other shape: "
+            f"{wrong_base[:4]}); pass --config of a run of the same model and size"
+        )
+    loaded = {key: value for key, value in state_dict.items() if key in own and key not in mismatched}
+    model.load_state_dict(loaded, strict=False)
+    kept = sorted(set(own) - set(loaded))
+    if kept:
+        logger.info("%s: %d weights outside the base keep their initial values (e.g. %s)", checkpoint, len(kept),
+                    kept[0])
+
+
+def build_checkpoint_model(config, checkpoint, device):
+    """MMF's ``build_model`` on the run config's model, with the checkpoint's weights."""
+    resolve_feature_dims(config)
+    model_config = config.model_config[config.model]
+    with open_dict(model_config):
+        model_config.model = config.model
+        model_config.bert_model_name = None  # the checkpoint replaces the initial weights: no download
+    model = build_model(model_config)
+    state_dict, _ = load_checkpoint(checkpoint)
+    load_base_weights(model, state_dict, checkpoint)
+    return model.to(device)
+
+
+def forward_without_losses(model, batch):
+    """Run a model on its own copy of the batch: rc10's models rewrite sample-list
+    fields, and the losses (not measured) need targets a test split lacks."""
+    return model.forward(copy.copy(batch))
+
+
+def default_device():
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def dataset_drift_report(
+    checkpoint_a, checkpoint_b, config_path, dataset, out_dir, samples, split="val", batch_size=32, seed=0,
+    device=None, overrides=(), name_a=None, name_b=None, heatmaps=True,
+):
+    """Parameter drift, and attention-map drift and CKA on ``samples`` samples of
+    ``dataset``'s ``split``, for two checkpoints of one model; heads from the config."""
+    device = torch.device(device) if device else default_device()
+    loader_options = [f"training.batch_size={min(batch_size, samples)}", "training.num_workers=0"]
+    config = compose_run_config(config_path, dataset, loader_options + list(overrides))
+    heads = config_heads(config)
+    parameter = parameter_drift_report(checkpoint_a, checkpoint_b, out_dir, heads, name_a, name_b, heatmaps)
+    attention = attention_drift_report(
+        dataset_batches(config, dataset, split, seed, device),
+        lambda checkpoint: build_checkpoint_model(config, checkpoint, device),
+        checkpoint_a, checkpoint_b, out_dir, f"{dataset} {split}", samples, forward_without_losses,
+        name_a, name_b, heatmaps,
+    )
+    return {"parameter": parameter, "attention": attention}

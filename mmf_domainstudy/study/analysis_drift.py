@@ -1,0 +1,140 @@
+"""The study's drift analysis: how far finetuning moved each pretrained base.
+
+For every finished finetuning run that starts from a pretraining run, the pretrained
+``<model>_final.pth`` is compared with the finetuned one, both in the finetuning run's
+model, on ``analysis.drift_samples`` validation samples of its task. Under
+``<output_dir>/analysis/drift/``:
+
+- ``<run folder>/``: ``parameter_drift.csv|json``, ``attention_drift.csv|json``, one
+  heatmap ``attn_l1.png`` (layer x head, a panel per attention stream) and ``drift.json``
+  (the run's row and the stamps of its inputs: a rerun recomputes only changed runs);
+- ``runs.csv``: one row per run, every grid axis;
+- ``summary.csv``: what the report reads, one row per ``model, source, task, mode``
+  (mean over seeds) at the cells its transfer gain is taken from.
+"""
+import json
+import logging
+import math
+import statistics
+from pathlib import Path
+
+from mmf_domainstudy.analysis.mmf_inputs import dataset_drift_report
+from mmf_domainstudy.analysis.writers import write_stream_heatmap
+from mmf_domainstudy.study.analysis_inputs import RUN_CONFIG, file_stamp
+from mmf_domainstudy.study.plan import final_checkpoint_path
+from mmf_domainstudy.study.report import csv_text
+from mmf_domainstudy.study.rundir import read_done, read_json, write_json
+from mmf_domainstudy.utils.atomic import atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+SPLIT = "val"
+SEED = 0
+# Summary measure -> (record measure, the records averaged): whole-layer parameter drift
+# (role "all", no head) and every layer x head (or layer, for CKA) of every stream.
+MEASURES = {
+    "param_l1": ("param_l1", lambda row: row["role"] == "all" and row["head"] is None),
+    "param_angle_deg": ("param_angle_deg", lambda row: row["role"] == "all" and row["head"] is None),
+    "attn_l1": ("attn_l1", lambda row: True),
+    "attn_angle_deg": ("attn_angle_deg", lambda row: True),
+    "cka_linear": ("cka_linear", lambda row: True),
+}
+RUN_COLUMNS = ("run", "model", "source", "pretrain_fraction", "task", "mode", "fraction", "seed", "samples")
+SUMMARY_KEYS = ("model", "source", "task", "mode")
+
+
+def mean_measures(records):
+    """Each summary measure: the mean of its finite record values (NaN: no direction)."""
+    means = {}
+    for name, (measure, chosen) in MEASURES.items():
+        values = [row["value"] for row in records if row["measure"] == measure and chosen(row)
+                  and row["value"] is not None and math.isfinite(row["value"])]
+        means[name] = statistics.fmean(values) if values else math.nan
+    return means
+
+
+def drift_inputs(spec, run):
+    """Stamps of what a run's drift is computed from, or None with the reason it cannot be yet."""
+    if not read_done(run.run_dir):
+        return None, "the finetuning run has not finished"
+    files = {"pretrained": final_checkpoint_path(run.depends_on), "finetuned": final_checkpoint_path(run),
+             "config": run.run_dir / RUN_CONFIG}
+    stamps = {name: file_stamp(path) for name, path in files.items()}
+    missing = [str(files[name]) for name, stamp in stamps.items() if stamp is None]
+    if missing:
+        return None, f"missing {', '.join(missing)}"
+    return {**stamps, "dataset": run.dataset, "split": SPLIT, "samples": spec.analysis.drift_samples,
+            "seed": SEED}, None
+
+
+def _read_report(path):
+    return json.loads(Path(path).read_text())
+
+
+def compute_run_drift(run, inputs, folder):
+    """Measure one run's drift into ``folder``; return its stored result."""
+    reports = dataset_drift_report(
+        inputs["pretrained"]["path"], inputs["finetuned"]["path"], inputs["config"]["path"], run.dataset, folder,
+        inputs["samples"], SPLIT, seed=SEED, name_a=run.depends_on.name, name_b=run.name, heatmaps=False,
+    )
+    attention = _read_report(reports["attention"]["json"])
+    records = _read_report(reports["parameter"]["json"])["records"] + attention["records"]
+    samples = attention["meta"]["samples"]
+    axes = run.axes
+    title = (f"{axes['model']}: {axes['source']} p{axes['pretrain_fraction']} -> {axes['task']} "
+             f"d{axes['fraction']}\n{axes['mode']}, seed {axes['seed']}, {samples} {run.dataset} {SPLIT} samples")
+    write_stream_heatmap(records, "attn_l1", folder / "attn_l1.png", title)
+    result = {"run": run.name, "inputs": inputs, "samples": samples, "measures": mean_measures(records)}
+    write_json(folder / "drift.json", result)
+    return result
+
+
+def run_drift(spec, run, out):
+    """A run's stored drift, computed first when missing or stale; None when it cannot be."""
+    inputs, reason = drift_inputs(spec, run)
+    if inputs is None:
+        logger.info("drift: skipped %s: %s", run.name, reason)
+        return None
+    folder = out / run.run_dir.name
+    stored = read_json(folder / "drift.json")
+    if stored and stored.get("inputs") == inputs:
+        return stored
+    logger.info("drift: measuring %s against %s on %d %s samples", run.name, run.depends_on.name,
+                inputs["samples"], run.dataset)
+    try:
+        return compute_run_drift(run, inputs, folder)
+    except ValueError as error:
+        logger.error("drift: %s failed: %s", run.name, error)
+        return None
+
+
+def summary_rows(spec, measured):
+    """One row per (model, source, task, mode), mean over seeds, at the gain's fractions."""
+    pretrain_fraction, fraction = max(spec.pretrain_fractions), max(spec.finetune_fractions)
+    groups = {}
+    for run, result in measured:
+        axes = run.axes
+        if axes["pretrain_fraction"] == pretrain_fraction and axes["fraction"] == fraction:
+            groups.setdefault(tuple(axes[key] for key in SUMMARY_KEYS), []).append(result["measures"])
+    return [list(key) + [statistics.fmean(m[name] for m in measures) for name in MEASURES]
+            for key, measures in groups.items()]
+
+
+def write_drift(spec, runs):
+    """Measure every finished finetuning run with a pretraining source; write the tables."""
+    out = spec.output_dir / "analysis" / "drift"
+    pairs = [run for run in runs if run.kind == "finetune" and run.depends_on is not None]
+    measured = []
+    for run in pairs:
+        result = run_drift(spec, run, out)
+        if result:
+            measured.append((run, result))
+    if not measured:
+        logger.info("drift: no finished finetuning run with a pretraining source yet; nothing written")
+        return
+    run_rows = [[run.name] + [run.axes[key] for key in RUN_COLUMNS[1:-1]] + [result["samples"]]
+                + [result["measures"][name] for name in MEASURES] for run, result in measured]
+    atomic_write_text(out / "runs.csv", csv_text(list(RUN_COLUMNS) + list(MEASURES), run_rows))
+    atomic_write_text(out / "summary.csv", csv_text(list(SUMMARY_KEYS) + list(MEASURES),
+                                                    summary_rows(spec, measured)))
+    logger.info("drift: %d of %d finetuning runs measured; wrote %s", len(measured), len(pairs), out / "summary.csv")
