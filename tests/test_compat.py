@@ -165,14 +165,15 @@ def hf_adamw_reference(param, grads, lr, betas, eps, weight_decay):
     return param
 
 
-def test_mmf_adam_w_keeps_transformers_2x_numbers():
+@pytest.mark.parametrize("foreach", [False, True])
+def test_mmf_adam_w_keeps_transformers_2x_numbers(foreach):
     import transformers.optimization
 
     assert transformers.optimization.AdamW is HFAdamW
     grads = [0.5, -0.25, 1e-7]
     settings = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01)
     param = torch.nn.Parameter(torch.tensor([2.0], dtype=torch.float64))
-    optimizer = HFAdamW([param], **settings)
+    optimizer = HFAdamW([param], foreach=foreach, **settings)
     for g in grads:
         param.grad = torch.tensor([g], dtype=torch.float64)
         optimizer.step()

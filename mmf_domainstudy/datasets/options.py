@@ -21,6 +21,8 @@ DATASET_OPTION_DEFAULTS = {
     "false_caption": False,  # captions: replace the caption by another image's ...
     "false_caption_probability": 0.5,  # ... with this probability
     "add_answer": True,  # VQA-P: one of the human answers as segment B
+    # Region features as float16 from reader to device, float32 in the model (float16_features.py).
+    "features_float16": False,
 }
 
 PROBABILITY_OPTIONS = ("two_sentence_probability", "false_caption_probability")

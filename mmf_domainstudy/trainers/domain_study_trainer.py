@@ -5,7 +5,9 @@ anomaly detection off unless ``training.detect_anomaly``; CPU or CUDA from one
 config; ``training.precision: fp32|bf16|fp16`` (autocast; a grad scaler for
 fp16); DDP under torchrun on gloo (CPU) or NCCL (GPU); empty-mask batches
 contribute zero loss instead of NaN; a tqdm bar and one clean log line per
-interval (loss, lr, samples/s); ``metrics.json`` with the final evaluation.
+interval (loss, lr, samples/s); ``metrics.json`` with the final evaluation;
+fast paths (fused attention, compile, pinned batches, float16 features,
+``find_unused_parameters`` where needed; trainers/fast_paths.py).
 Everything else (datasets, metrics, checkpoints, early stopping) is MMF's.
 """
 import contextlib
@@ -25,9 +27,11 @@ from mmf.utils.general import get_batch_size
 from mmf.utils.timer import Timer
 from tqdm import tqdm
 
+from mmf_domainstudy.datasets.float16_features import float16_feature_reads
 from mmf_domainstudy.models import build_model_with_freezing
 from mmf_domainstudy.models.sparse_mlm import use_sparse_masked_lm_head
 from mmf_domainstudy.trainers.checkpointing import SafeCheckpoint
+from mmf_domainstudy.trainers.fast_paths import apply_model_fast_paths, leaves_parameters_unused
 from mmf_domainstudy.trainers.feature_dims import resolve_feature_dims
 from mmf_domainstudy.trainers.losses import zero_empty_mask_losses
 from mmf_domainstudy.trainers.resume import ResumableSampler, capture_rng_state, restore_rng_state, rng_preserved
@@ -57,7 +61,7 @@ class DomainStudyTrainer(BaseTrainer):
         super().load()
 
     def load_datasets(self):
-        with _seeded_shuffling(int(self.config.training.seed)):
+        with _seeded_shuffling(int(self.config.training.seed)), float16_feature_reads():
             super().load_datasets()
 
     def load_model_and_optimizer(self):
@@ -67,6 +71,9 @@ class DomainStudyTrainer(BaseTrainer):
         if _training_option(self.config, "sparse_mlm_head", True):
             if use_sparse_masked_lm_head(getattr(self.model, "module", self.model)):
                 self.writer.write("Masked-LM head scores labelled positions only (training.sparse_mlm_head)")
+        fused = _training_option(self.config, "fused_attention", True)
+        model = getattr(self.model, "module", self.model)
+        self.writer.write(apply_model_fast_paths(model, fused, self.config.training.get("compile")))
 
     def load_extras(self):
         with _swapped(base_trainer, "Checkpoint", SafeCheckpoint):
@@ -90,6 +97,7 @@ class DomainStudyTrainer(BaseTrainer):
                 "set training.precision=fp32 (default), bf16 or fp16"
             )
         self.autocast_dtype = PRECISIONS[self.precision]
+        self.config.training.pin_memory = _training_option(self.config, "pin_memory", self.device.type == "cuda")
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
 
     def parallelize_model(self):
@@ -100,7 +108,9 @@ class DomainStudyTrainer(BaseTrainer):
             self.model = torch.nn.parallel.DistributedDataParallel(
                 self.model,
                 device_ids=device_ids,
-                find_unused_parameters=self.config.training.find_unused_parameters,
+                find_unused_parameters=_training_option(
+                    self.config, "find_unused_parameters", leaves_parameters_unused(self.model)
+                ),
             )
 
     def _autocast(self):
