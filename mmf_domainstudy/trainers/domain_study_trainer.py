@@ -120,10 +120,12 @@ class DomainStudyTrainer(BaseTrainer):
 
     def _forward_pass(self, batch):
         with self._autocast():
-            return super()._forward_pass(batch)
+            report = super()._forward_pass(batch)
+        if "losses" in report:  # in evaluation too: a val batch may have no masked region either
+            report.losses = zero_empty_mask_losses(report.losses, report)
+        return report
 
     def _extract_loss(self, report):
-        report.losses = zero_empty_mask_losses(report.losses, report)
         loss = sum(value.mean() for value in report.losses.values())
         if torch.isnan(loss).any():
             raise FloatingPointError(
