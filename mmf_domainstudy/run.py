@@ -4,12 +4,17 @@ It also works where the import hook is not installed (the package only on
 PYTHONPATH), and it is the entry point for ``torchrun``: rc10's CLI would spawn
 its own workers or put every rank on cuda:0, so under torchrun each process
 joins the group from the environment (gloo on CPU, NCCL on GPUs).
+
+Bad input (an unknown key, model or dataset, a missing or damaged checkpoint, data
+that does not fit the config, an unwritable save dir) ends the run with one
+``error:`` line and exit status 2; any other error keeps its traceback.
 """
 import argparse
 import os
 import sys
 
 import mmf_domainstudy  # noqa: F401
+from mmf_domainstudy.utils.cli_errors import bad_input_as_one_line
 
 
 def launched_by_torchrun():
@@ -41,13 +46,14 @@ def _run_torchrun_process(opts):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if launched_by_torchrun():
-        _run_torchrun_process(argv)
-        return
-    from mmf_cli.run import run
+    with bad_input_as_one_line():
+        if launched_by_torchrun():
+            _run_torchrun_process(argv)
+            return
+        from mmf_cli.run import run
 
-    sys.argv = [sys.argv[0]] + list(argv)
-    run()
+        sys.argv = [sys.argv[0]] + list(argv)
+        run()
 
 
 if __name__ == "__main__":

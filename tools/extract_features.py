@@ -11,6 +11,7 @@ import argparse
 import logging
 
 from mmf_domainstudy.features import DEFAULT_BACKBONE, extract_from_source
+from mmf_domainstudy.utils.cli_errors import bad_input_as_one_line
 
 
 def parse_args():
@@ -59,16 +60,17 @@ def parse_args():
 def main():
     args = parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    summary = extract_from_source(
-        args.images,
-        args.output,
-        backbone=args.backbone,
-        image_size=args.image_size,
-        batch_size=args.batch_size,
-        with_cls_prob=not args.no_cls_prob,
-        device=args.device,
-        threads=args.threads,
-    )
+    with bad_input_as_one_line():
+        summary = extract_from_source(
+            args.images,
+            args.output,
+            backbone=args.backbone,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            with_cls_prob=not args.no_cls_prob,
+            device=args.device,
+            threads=args.threads,
+        )
     print(summary)
 
 

@@ -56,7 +56,7 @@ def make_executor(name, spec, jobs=1):
 
 
 def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main(argv=None):

@@ -112,8 +112,9 @@ class StudyRunner:
         try:
             while self._step():
                 time.sleep(self.poll_interval)
-        except KeyboardInterrupt:
-            logger.warning("interrupted; run the study again to resume it")
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, or a signal the CLI names (SIGTERM)
+            cause = f" by {interrupt}" if str(interrupt) else ""
+            logger.warning("interrupted%s; run the study again to resume it", cause)
             self.executor.shutdown()
             raise
         finally:

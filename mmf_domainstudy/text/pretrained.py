@@ -16,6 +16,14 @@ BERT_UNCASED_VOCAB_MD5 = "64800d5d8528ce344256daf115d4965e"
 HUB_HOST = ("huggingface.co", 443)
 
 
+# What a local folder must hold: one file of each group.
+WEIGHTS_FOLDER = (
+    ("config.json",),
+    ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json"),
+)
+TOKENIZER_FOLDER = (("vocab.txt", "tokenizer.json"),)
+
+
 class PretrainedSourceError(OSError):
     pass
 
@@ -60,18 +68,34 @@ def hub_reachable(timeout=3.0):
         return False
 
 
-def check_pretrained_source(name, what, config_key):
-    """Raise PretrainedSourceError unless ``name`` can be loaded without waiting on the hub."""
-    if name is None or os.path.isdir(os.path.expanduser(str(name))) or _in_hf_cache(name):
-        return
-    if hub_reachable():
-        return
+def _shipped_hint():
     minilm = shipped_minilm_folder()
-    hint = f" (e.g. the shipped 6-layer MiniLM BERT at {minilm})" if minilm else ""
+    return f" (e.g. the shipped 6-layer MiniLM BERT at {minilm})" if minilm else ""
+
+
+def check_pretrained_source(
+    name, what, config_key, needs=WEIGHTS_FOLDER, otherwise="null to start from random weights"
+):
+    """Raise PretrainedSourceError unless ``name`` can be loaded without waiting on the hub.
+
+    A local folder must hold one file of each group in ``needs``.
+    """
+    folder = None if name is None else os.path.expanduser(str(name))
+    if folder is not None and os.path.isdir(folder):
+        files = set(os.listdir(folder))
+        for group in needs:
+            if not files & set(group):
+                raise PretrainedSourceError(
+                    f"{what} folder {folder} has no {' or '.join(group)}. Set {config_key} to a folder that holds "
+                    f"{' and '.join(' or '.join(g) for g in needs)}{_shipped_hint()}, or {otherwise}."
+                )
+        return
+    if name is None or _in_hf_cache(name) or hub_reachable():
+        return
     raise PretrainedSourceError(
         f"{what} '{name}' is not a local folder, not in the Hugging Face cache, and the hub is "
-        f"unreachable. Set {config_key} to a local folder holding config.json and weights{hint}, "
-        f"or null to start from random weights."
+        f"unreachable. Set {config_key} to a local folder holding "
+        f"{' and '.join(' or '.join(g) for g in needs)}{_shipped_hint()}, or {otherwise}."
     )
 
 
@@ -89,5 +113,8 @@ def load_bert_tokenizer(name, **params):
             params.pop("use_fast")
             params.setdefault("do_lower_case", True)
             return BertTokenizer(vocab_file=vocab, **params)
-    check_pretrained_source(name, "tokenizer", "processors.*.params.tokenizer_config.type")
+    check_pretrained_source(
+        name, "tokenizer", "processors.*.params.tokenizer_config.type", TOKENIZER_FOLDER,
+        otherwise=f"{BERT_UNCASED} (its vocabulary ships offline)",
+    )
     return AutoTokenizer.from_pretrained(name, **params)

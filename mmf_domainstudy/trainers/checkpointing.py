@@ -1,5 +1,6 @@
-"""Checkpoints that survive a kill: rc10's Checkpoint with atomic writes."""
+"""Checkpoints that survive a kill: rc10's Checkpoint with atomic writes and checked loads."""
 import contextlib
+import os
 import types
 
 import torch
@@ -7,8 +8,11 @@ from mmf.utils import checkpoint as mmf_checkpoint
 from mmf.utils.checkpoint import Checkpoint
 from mmf.utils.distributed import is_master
 
+from mmf_domainstudy.compat.input_checks import ConfigError
 from mmf_domainstudy.trainers.resume import STATE_KEY
-from mmf_domainstudy.utils.atomic import atomic_open
+from mmf_domainstudy.utils.atomic import atomic_open, atomic_write_text
+from mmf_domainstudy.zoo.checkpoints import ARCHITECTURES, detect_architecture, load_checkpoint, strip_module_prefix
+from mmf_domainstudy.zoo.errors import ArchitectureMismatchError
 
 
 def _atomic_save(obj, path, *args, **kwargs):
@@ -44,23 +48,73 @@ def _atomic_saves_in_rc10_checkpoint(trainer_state):
 
 class SafeCheckpoint(Checkpoint):
     """rc10's Checkpoint, plus: every file is written atomically (temp file, fsync,
-    rename), and training checkpoints carry what an exact resume needs."""
+    rename), and training checkpoints carry what an exact resume needs.
+
+    Loading fails with a clear message on a missing, damaged or other-architecture
+    checkpoint (rc10 raises torch's internal errors, or loads another architecture's
+    weights with ``strict=False`` and silently keeps random ones). config.yaml is
+    written with the run's first checkpoint instead of when the run starts, so it
+    always describes the checkpoints beside it, and a run that fails before saving
+    one (bad data, a full disk) leaves the save dir's files as they were.
+    """
 
     resumed_trainer_state = None
+    _config_saved = False
+
+    def save_config(self):
+        """rc10 calls this on construction; the config is written by ``_save_config_once``."""
+
+    def _save_config_once(self):
+        if is_master() and not self._config_saved:
+            atomic_write_text(os.path.join(self.ckpt_foldername, "config.yaml"), self.config.pretty(resolve=True))
+            self._config_saved = True
+
+    def load_state_dict(self):
+        self._check_resume_file_exists()
+        super().load_state_dict()
+
+    def _check_resume_file_exists(self):
+        """rc10's condition for starting from ``checkpoint.resume_file``, with a clear error if it is missing."""
+        config = self.config.checkpoint
+        own = "best.ckpt" if config.resume_best else "current.ckpt"
+        resumes_own = config.resume and os.path.exists(os.path.join(self.ckpt_foldername, self.ckpt_prefix + own))
+        missing = config.resume_file and not os.path.exists(config.resume_file)
+        if missing and config.resume_zoo is None and not resumes_own:
+            raise ConfigError(
+                f"checkpoint.resume_file={config.resume_file} does not exist; fix the path (a run's weights are "
+                "<save_dir>/<model>_final.pth), or drop checkpoint.resume_file to start from initial weights"
+            )
 
     def save(self, update, iteration=None, update_best=False):
         with _atomic_saves_in_rc10_checkpoint(self.trainer.resume_state()):
             super().save(update, iteration, update_best)
+        self._save_config_once()
 
     def _load(self, file, force=False, load_zoo=False, load_pretrained=False):
         self._full_resume = not (load_zoo or load_pretrained)
         super()._load(file, force=force, load_zoo=load_zoo, load_pretrained=load_pretrained)
 
     def _torch_load(self, file):
-        ckpt = super()._torch_load(file)
+        ckpt = load_checkpoint(file, label=f"checkpoint {file}")  # tensors only; damage named as such
+        self._check_architecture(ckpt, file)
         if getattr(self, "_full_resume", False) and isinstance(ckpt, dict):
             self.resumed_trainer_state = ckpt.get(STATE_KEY)
         return ckpt
+
+    def _check_architecture(self, ckpt, file):
+        expected = self.config.model
+        state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else {}
+        detected = detect_architecture(strip_module_prefix(state))
+        if expected not in ARCHITECTURES or detected == expected:
+            return
+        if detected:
+            holds = f"{detected} weights"
+        else:
+            holds = f"neither VisualBERT nor ViLBERT weights (first keys: {', '.join(list(state)[:3])})"
+        raise ArchitectureMismatchError(
+            f"checkpoint {file} holds {holds}, judged from its key names, but this run's model is {expected}; "
+            f"point checkpoint.resume_file at {expected} weights" + (f", or run model={detected}" if detected else "")
+        )
 
     def finalize(self):
         """Also unwraps DDP, so ``<model>_final.pth`` loads the same however it was trained."""
@@ -69,3 +123,4 @@ class SafeCheckpoint(Checkpoint):
         model = self.trainer.model
         model = getattr(model, "module", model)
         _atomic_save(model.state_dict(), self.pth_filepath)
+        self._save_config_once()

@@ -1,7 +1,48 @@
 """Crash-safe writes: a reader sees the old file or the new one, never a torn one."""
 import contextlib
+import errno
 import os
 import tempfile
+
+# Why a write can fail that the user must fix, and the fix.
+_NO_ROOM = {errno.ENOSPC: "free space on that disk", errno.EDQUOT: "free space within your disk quota",
+            errno.EFBIG: "raise the file-size limit (ulimit -f)"}
+_NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+class WriteFailedError(OSError):
+    """A file could not be written (disk full, read-only, no permission); the message names the fix."""
+
+
+def _failed_write(error, errnos):
+    """The OSError with one of ``errnos`` behind ``error`` (torch wraps them in RuntimeError), or None."""
+    while error is not None and not isinstance(error, WriteFailedError):
+        if isinstance(error, OSError) and error.errno in errnos:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _write_failed(error, directory, what, note="", elsewhere="write somewhere else"):
+    if error.errno in _NO_ROOM:
+        fix = f"{_NO_ROOM[error.errno]}, or {elsewhere}"
+    else:
+        fix = f"make {directory} writable, or {elsewhere}"
+    failed = WriteFailedError(f"cannot write {what}: {os.strerror(error.errno)}; {fix}{note}")
+    failed.errno = error.errno
+    return failed
+
+
+def check_writable_dir(directory, elsewhere="write somewhere else"):
+    """Create ``directory`` if needed and prove a file can be written there, or raise WriteFailedError."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        if _failed_write(error, (*_NO_ROOM, *_NOT_WRITABLE)) is None:
+            raise
+        raise _write_failed(error, directory, f"in {directory}", elsewhere=elsewhere) from error
 
 
 def _fsync_dir(directory):
@@ -16,12 +57,18 @@ def _fsync_dir(directory):
 def atomic_open(path, mode="wb"):
     """Open a temp file beside ``path``; on clean exit fsync it and rename over ``path``.
 
-    On any exception the temp file is removed and ``path`` is left as it was.
+    On any exception the temp file is removed and ``path`` is left as it was; a
+    write that failed for want of room or permission becomes a WriteFailedError.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    except OSError as error:
+        if _failed_write(error, (*_NO_ROOM, *_NOT_WRITABLE)) is None:
+            raise
+        raise _write_failed(error, directory, path) from error
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -29,10 +76,14 @@ def atomic_open(path, mode="wb"):
             os.fsync(handle.fileno())
         os.replace(tmp, path)
         _fsync_dir(directory)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        raise
+        failure = _failed_write(error, _NO_ROOM)
+        if failure is None:
+            raise
+        note = " (the file there before is unchanged)" if os.path.exists(path) else ""
+        raise _write_failed(failure, directory, path, note) from error
 
 
 def atomic_write_text(path, text):

@@ -37,7 +37,7 @@ CHECKPOINT_CHOICES = ("auto", "final", "best", "current")
 
 
 def load_run_config(run_dir):
-    """The run's resolved ``config.yaml`` (written by rc10 at the start of training)."""
+    """The run's resolved ``config.yaml`` (written with the run's first checkpoint)."""
     path = os.path.join(run_dir, "config.yaml")
     if not os.path.isfile(path):
         raise ZooError(

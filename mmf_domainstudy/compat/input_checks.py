@@ -1,0 +1,164 @@
+"""Bad input that rc10 meets late or cryptically, checked up front with one clear message.
+
+rc10 only warns about an unknown model or dataset (then fails on an omegaconf
+internal error, or exits 1 with the reason in the log file), silently accepts a
+misspelled key in a yaml (the setting is just ignored), reports a misspelled
+command-line key as a bare AttributeError, and meets a read-only save dir with a
+traceback from its logger. Each check raises ConfigError (or WriteFailedError)
+naming the input at fault and the fix; ``python -m mmf_domainstudy.run`` prints
+those as one ``error:`` line.
+"""
+import difflib
+
+from .registry import AFTER_MMF, shim
+
+
+class ConfigError(ValueError):
+    """A run's configuration names something that does not exist; the message says what to write."""
+
+
+# Keys of defaults.yaml under which any key is allowed; elsewhere defaults.yaml lists every key.
+FREE_FORM_KEYS = {"model_config", "dataset_config", "optimizer", "scheduler", "checkpoint.pretrained_state_mapping"}
+# Old keys that rc10's Configuration.upgrade() still accepts and moves to their new place.
+LEGACY_KEYS = {
+    "training.resume_file", "training.resume", "training.resume_best", "training.load_pretrained",
+    "training.pretrained_state_mapping", "training.run_type",
+}
+
+
+def _did_you_mean(name, candidates, prefix=""):
+    match = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1)
+    return f" (did you mean {prefix}{match[0]}?)" if match else ""
+
+
+def _known(kind, name, mapping_name):
+    from mmf.common.registry import registry
+
+    registered = sorted(registry.mapping[mapping_name])
+    if name in registered:
+        return
+    raise ConfigError(
+        f"{kind}={name!r} is not a registered {kind}{_did_you_mean(name, registered)}; "
+        f"use one of: {', '.join(registered)}"
+    )
+
+
+def unknown_keys(config, reference, prefix=""):
+    """``(dotted key, keys allowed beside it)`` for each key of ``config`` that ``reference`` lacks."""
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if dotted in FREE_FORM_KEYS or dotted in LEGACY_KEYS:
+            continue
+        if key not in reference:
+            yield dotted, list(reference)
+        elif isinstance(value, dict) and isinstance(reference[key], dict):
+            yield from unknown_keys(value, reference[key], f"{dotted}.")
+
+
+def _unknown_override(config, opts):
+    """``(dotted key, its parent, the missing field, keys allowed there)`` for the first override naming a
+    missing key."""
+    for opt in opts:
+        key = opt.split("=", 1)[0]
+        key = "datasets" if key == "dataset" else key
+        node, parts = config, key.split(".")
+        for index, part in enumerate(parts):
+            if "[" in part or not isinstance(node, dict):
+                break
+            if part not in node:
+                return key, ".".join(parts[:index]), part, list(node)
+            node = node[part]
+    return None
+
+
+@shim(
+    "clear_config_errors",
+    AFTER_MMF,
+    "rc10 warns about an unknown model or dataset and fails later on an unrelated error, ignores misspelled "
+    "yaml keys and reports misspelled command-line keys as a bare AttributeError",
+    detect=lambda: True,
+)
+def check_configs_up_front():
+    from mmf.utils import configuration
+    from omegaconf import OmegaConf
+
+    Configuration = configuration.Configuration
+    build_user_config = Configuration._build_user_config
+    build_model_config = Configuration._build_model_config
+    build_dataset_config = Configuration._build_dataset_config
+    merge_with_dotlist = Configuration._merge_with_dotlist
+
+    def _build_user_config(self, opts):
+        path = opts.config
+        try:
+            user_config = build_user_config(self, opts)
+        except FileNotFoundError as error:
+            raise ConfigError(f"config={path}: {error.filename} does not exist; fix the path") from error
+        if path is None:
+            return user_config
+        defaults = OmegaConf.to_container(self._default_config, resolve=False)
+        for key, allowed in unknown_keys(OmegaConf.to_container(user_config, resolve=False), defaults):
+            parent = key.rpartition(".")[0]
+            raise ConfigError(
+                f"config {path} (or a file it includes) sets {key}, which is not a config key"
+                f"{_did_you_mean(key.rpartition('.')[2], allowed, f'{parent}.' if parent else '')}; "
+                "rc10 would silently ignore it: fix or remove it"
+            )
+        return user_config
+
+    def _build_model_config(self, config):
+        if config.model is None:
+            raise ConfigError("no model given; add model=<name> to the command line, e.g. model=visual_bert")
+        _known("model", config.model, "model_name_mapping")
+        return build_model_config(self, config)
+
+    def _build_dataset_config(self, config):
+        names = [name.strip() for name in str(config.datasets or config.dataset or "").split(",") if name.strip()]
+        if not names:
+            raise ConfigError("no dataset given; add dataset=<name> to the command line, e.g. dataset=vqa2")
+        for name in names:
+            _known("dataset", name, "builder_name_mapping")
+        return build_dataset_config(self, config)
+
+    def _merge_with_dotlist(self, config, opts):
+        try:
+            return merge_with_dotlist(self, config, opts)
+        except AttributeError as error:
+            unknown = _unknown_override(OmegaConf.to_container(config, resolve=False), opts or [])
+            if unknown is None:
+                raise
+            key, parent, field, allowed = unknown
+            raise ConfigError(
+                f"{key}=... on the command line: {parent or 'the config'} has no key {field!r}"
+                f"{_did_you_mean(field, allowed, f'{parent}.' if parent else '')}; "
+                "MMF only overrides keys that exist: fix the name"
+            ) from error
+
+    Configuration._build_user_config = _build_user_config
+    Configuration._build_model_config = _build_model_config
+    Configuration._build_dataset_config = _build_dataset_config
+    Configuration._merge_with_dotlist = _merge_with_dotlist
+
+
+@shim(
+    "writable_save_dir",
+    AFTER_MMF,
+    "rc10's logger meets a read-only or full env.save_dir with a traceback; check it before anything is written",
+    detect=lambda: True,
+)
+def check_save_dir_before_logging():
+    import mmf_cli.run
+    from mmf.utils.configuration import get_mmf_env
+
+    from mmf_domainstudy.utils.atomic import check_writable_dir
+
+    build_config = mmf_cli.run.build_config
+
+    def build_config_and_check_save_dir(configuration, *args, **kwargs):
+        config = build_config(configuration, *args, **kwargs)
+        for key in ("save_dir", "log_dir"):
+            if get_mmf_env(key=key):
+                check_writable_dir(get_mmf_env(key=key), elsewhere=f"set env.{key} to a writable folder")
+        return config
+
+    mmf_cli.run.build_config = build_config_and_check_save_dir
