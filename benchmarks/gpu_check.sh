@@ -6,18 +6,20 @@
 # A session with a device therefore does, from the repository root:
 #   1. here, on the CPU machine:   bash benchmarks/gpu_check.sh vendor
 #      (copies the pure-Python packages MMF rc10 needs from .venv into .cache/gpu_vendor,
-#      about 10 MB, ignored by git: mmf 1.0.0rc10 itself, omegaconf 2.0.0 (rc10 fails on
+#      about 5 MB, ignored by git: mmf 1.0.0rc10 itself, omegaconf 2.0.0 (rc10 fails on
 #      2.1+), demjson3, GitPython, pytest, and bert-base-uncased's vocab.txt)
 #   2. with the device tool:       run(command="bash benchmarks/gpu_check.sh",
-#                                      carry=[".cache/gpu_vendor"], timeout_s=360)
-#      about 4-5 minutes; results land in $OUT (probe.txt, tests.txt, bench.txt, bench.json).
-#   3. if time is left:            bash benchmarks/gpu_check.sh compile   (same carry, ~2-3 min)
+#                                      carry=[".cache/gpu_vendor"], timeout_s=420)
+#      probe, tests and benchmark, about 6 minutes; results land in $OUT (probe.txt,
+#      tests.txt, bench.txt, bench.json). A stage alone: `gpu_check.sh tests|bench|compile`
+#      (compile: VisualBERT fast vs fast+compile, about 3 minutes).
 # Nothing is installed on the device: the vendored folder goes first on PYTHONPATH.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENDOR=.cache/gpu_vendor
 PY=${PYTHON:-python3}
 OUT=${OUT:-$PWD/gpu_out}
+STAGE=${1:-all}
 
 vendor() {
     local site
@@ -53,7 +55,28 @@ print("MMF imports; shims applied:", compat.applied_shims())
 EOF
 }
 
-if [[ "${1:-}" == vendor ]]; then
+tests() {
+    # every fast path's loss curve on CUDA (compile's aot_eager tracing is CPU-bound: checked on the CPU)
+    MMF_DOMAINSTUDY_TEST_DEVICE=cuda timeout 150 "$PY" -m pytest -q -p no:cacheprovider -k "not compile" \
+        tests/test_fast_paths.py "tests/test_compat.py::test_mmf_adam_w_keeps_transformers_2x_numbers" \
+        2>&1 | tail -40 | tee "$OUT/tests.txt"
+}
+
+bench() {
+    timeout 330 "$PY" benchmarks/pretrain_throughput.py --size base --warmup 2 --steps 8 --models visual_bert \
+        --variants stock plain fast fast-bf16 fast-fused fast-foreach fast-sparse fast+float16 \
+        --json "$OUT/bench_visual_bert.json" 2>&1 | tee "$OUT/bench_visual_bert.txt" &&
+    timeout 200 "$PY" benchmarks/pretrain_throughput.py --size base --warmup 2 --steps 8 --models vilbert \
+        --variants stock plain fast fast-fused fast-sparse \
+        --json "$OUT/bench_vilbert.json" 2>&1 | tee "$OUT/bench_vilbert.txt"
+}
+
+compile_bench() {
+    timeout 300 "$PY" benchmarks/pretrain_throughput.py --size base --warmup 3 --steps 8 --models visual_bert \
+        --variants fast fast+compile --json "$OUT/compile.json" 2>&1 | tee "$OUT/compile.txt"
+}
+
+if [[ $STAGE == vendor ]]; then
     vendor
     exit
 fi
@@ -64,20 +87,12 @@ fi
 export PYTHONPATH="$PWD/$VENDOR:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 mkdir -p "$OUT"
-status=0
-
-if [[ "${1:-}" == compile ]]; then
-    timeout 300 "$PY" benchmarks/pretrain_throughput.py --size base --models visual_bert --variants fast fast+compile \
-        --json "$OUT/compile.json" 2>&1 | tee "$OUT/compile.txt" || status=1
-    exit $status
-fi
-
 probe 2>&1 | tee "$OUT/probe.txt" || { echo "probe failed: see $OUT/probe.txt"; exit 1; }
-# the loss curves of every fast path on CUDA (compile's aot_eager tracing is CPU-bound: covered on the CPU)
-MMF_DOMAINSTUDY_TEST_DEVICE=cuda timeout 150 "$PY" -m pytest -q -p no:cacheprovider -k "not compile" \
-    tests/test_fast_paths.py "tests/test_compat.py::test_mmf_adam_w_keeps_transformers_2x_numbers" \
-    2>&1 | tail -40 | tee "$OUT/tests.txt" || status=1
-timeout 300 "$PY" benchmarks/pretrain_throughput.py --size base --models visual_bert vilbert \
-    --variants stock plain fast fast-bf16 fast-fused fast-foreach fast-sparse fast+float16 \
-    --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.txt" || status=1
+case $STAGE in
+    all) tests; status=$?; bench || status=1 ;;
+    tests) tests; status=$? ;;
+    bench) bench; status=$? ;;
+    compile) compile_bench; status=$? ;;
+    *) echo "unknown stage $STAGE: vendor, all (default), tests, bench or compile" >&2; status=2 ;;
+esac
 exit $status

@@ -16,6 +16,8 @@ import os
 
 import pytest
 import torch
+
+import mmf_domainstudy  # noqa: F401  (before mmf: where no import hook is installed, e.g. a GPU box)
 from mmf.common.registry import registry
 from mmf.utils.build import build_trainer
 from mmf.utils.configuration import Configuration
@@ -211,6 +213,13 @@ def test_float16_features_reach_the_model_as_float32(tmp_path, isolated_mmf):
     trainer.model(trainer.dataset_loader.prepare_batch(batch))
     handle.remove()
     assert seen == [torch.float32]
+
+
+def test_compile_keeps_state_dict_keys(tmp_path, isolated_mmf):
+    sections = pretrain_sections("vilbert", {"training": {"compile": "aot_eager"}}, updates=1)
+    trainer = build_tiny_trainer(tmp_path, "vilbert", "masked_coco", sections)
+    assert trainer.model.model.bert.encoder._compiled_call_impl is not None
+    assert not any("_orig_mod" in key for key in trainer.model.state_dict())
 
 
 def test_compile_option_values():
