@@ -262,6 +262,11 @@ def test_fused_vilbert_gives_probabilities_when_visualization_asks():
     assert len(seen) == TEXT_LAYERS + VISUAL_LAYERS + CO_LAYERS and all(isinstance(data, dict) and data for data in seen.values())
 
 
+def test_foreach_adam_w_rejects_a_string():
+    with pytest.raises(ValueError, match="optimizer.params.foreach='false'"):
+        HFAdamW([torch.nn.Parameter(torch.zeros(1))], foreach="false")
+
+
 def test_foreach_adam_w_state_dict_matches_per_tensor():
     def run(foreach):
         torch.manual_seed(0)

@@ -23,6 +23,8 @@ class HFAdamW(torch.optim.Optimizer):
             raise ValueError(f"Invalid beta parameters: {betas} - each should be in [0.0, 1.0)")
         if eps < 0.0:
             raise ValueError(f"Invalid epsilon value: {eps} - should be >= 0.0")
+        if not isinstance(foreach, bool):  # rc10 reads a command-line `false` as the string "false"
+            raise ValueError(f"optimizer.params.foreach={foreach!r}: set True or False")
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, correct_bias=correct_bias)
         super().__init__(params, defaults)
         # an attribute, not a group default: checkpoints keep transformers 2.x's layout
