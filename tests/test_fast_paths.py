@@ -174,14 +174,15 @@ def test_sparse_masked_lm_head_gives_the_dense_loss_and_gradients(tmp_path, isol
         torch.testing.assert_close(sparse_grads[name], grad, rtol=1e-5, atol=1e-7, msg=name)
 
 
-@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("fused", [True, False, None])
 @pytest.mark.parametrize("model", MODELS)
 def test_trainer_binds_the_configured_attention_path(tmp_path, isolated_mmf, model, fused):
     sections = pretrain_sections(model, {"training": {"fused_attention": fused}}, updates=1)
     trainer = build_tiny_trainer(tmp_path, model, "masked_coco", sections)
+    expected = DEVICE == "cuda" if fused is None else fused  # default (null): fused on CUDA only
     bound = [m for m in trainer.model.modules() if type(m) in ATTENTION_FORWARDS]
     assert len(bound) == {"visual_bert": 2, "vilbert": 6}[model]  # tiny: 2 layers (+2 visual, 2 co-attention)
-    assert all(m.forward.__func__ is ATTENTION_FORWARDS[type(m)][fused] for m in bound)
+    assert all(m.forward.__func__ is ATTENTION_FORWARDS[type(m)][expected] for m in bound)
 
 
 @pytest.mark.parametrize("head", ["pretraining", "classification"])

@@ -71,7 +71,7 @@ class DomainStudyTrainer(BaseTrainer):
         if _training_option(self.config, "sparse_mlm_head", True):
             if use_sparse_masked_lm_head(getattr(self.model, "module", self.model)):
                 self.writer.write("Masked-LM head scores labelled positions only (training.sparse_mlm_head)")
-        fused = _training_option(self.config, "fused_attention", True)
+        fused = _training_option(self.config, "fused_attention", self.device.type == "cuda")
         model = getattr(self.model, "module", self.model)
         self.writer.write(apply_model_fast_paths(model, fused, self.config.training.get("compile")))
 

@@ -2,7 +2,8 @@
 configs/mmf/defaults.yaml (training section). Each keeps the loss curve of the plain
 path within the tolerance tests/test_fast_paths.py states.
 
-- ``fused_attention`` (default true): SDPA in every attention module (models/fast_attention.py).
+- ``fused_attention`` (default: on CUDA only): SDPA in every attention module
+  (models/fast_attention.py says why not on a CPU).
 - ``compile`` (default false): ``torch.compile`` of the transformer encoder (all layers,
   ``model.bert.encoder``). ``true`` means inductor; a backend name (``aot_eager``,
   ``eager``) picks another, for debugging. It is compiled in place (``nn.Module.compile``),
