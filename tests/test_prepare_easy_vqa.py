@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from mmf_domainstudy.features import easy_vqa_paths, prepare_easy_vqa
+from mmf_domainstudy.features import easy_vqa_paths, extract, prepare_easy_vqa
 from mmf_domainstudy.features.easy_vqa import (
     TEST_IMAGE_ID_OFFSET,
     TEST_QUESTION_ID_OFFSET,
@@ -105,7 +105,11 @@ def test_cli_uses_the_data_dir_from_the_environment(tmp_path, monkeypatch, capsy
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
     argv = ["prepare_easy_vqa.py", "--max-images", "20", "--image-size", "32", "--no-cls-prob", "--threads", "1"]
     monkeypatch.setattr(sys, "argv", argv)
+    requested_threads = []
+    real_torch_threads = extract.torch_threads
+    monkeypatch.setattr(extract, "torch_threads", lambda n: requested_threads.append(n) or real_torch_threads(n))
     runpy.run_path(os.path.join(REPO, "tools", "prepare_easy_vqa.py"), run_name="__main__")
     assert "20 images extracted" in capsys.readouterr().out
+    assert requested_threads == [1]
     store = FeatureStore(easy_vqa_paths(tmp_path)["features"])
     assert len(store) == 20 and "cls_prob" not in store["0"]

@@ -10,7 +10,8 @@ interrupted extraction continues where it stopped.
 import argparse
 import logging
 
-from mmf_domainstudy.features import DEFAULT_BACKBONE, extract_from_source
+from mmf_domainstudy.features import extract_from_source
+from mmf_domainstudy.features.cli import add_extraction_arguments, extraction_options
 from mmf_domainstudy.utils.cli_errors import bad_input_as_one_line
 
 
@@ -21,39 +22,7 @@ def parse_args():
         help="a folder of images, or a list file with one 'path' or 'id<TAB>path' per line",
     )
     parser.add_argument("--output", required=True, help="the .lmdb store to create or append to")
-    parser.add_argument(
-        "--backbone",
-        default=DEFAULT_BACKBONE,
-        help=f"{DEFAULT_BACKBONE} (weights ship with pip), torchvision:<arch> or timm:<arch> "
-        "(weights must already be in the local cache) [default: %(default)s]",
-    )
-    parser.add_argument(
-        "--image-size",
-        type=int,
-        default=320,
-        help="square input size; 320 gives 10x10=100 regions with efficientnet-lite0 [default: "
-        "%(default)s]",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=8,
-        help="images per forward pass and per LMDB commit [default: %(default)s]",
-    )
-    parser.add_argument(
-        "--no-cls-prob",
-        action="store_true",
-        help="skip per-region class distributions (only masked region modelling needs them; they are "
-        "~40%% of the store)",
-    )
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda [default: %(default)s]")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads; 1 ran 7x faster than 2 on a busy 2-core machine [default: torch's "
-        "choice]",
-    )
+    add_extraction_arguments(parser)
     return parser.parse_args()
 
 
@@ -61,16 +30,7 @@ def main():
     args = parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with bad_input_as_one_line():
-        summary = extract_from_source(
-            args.images,
-            args.output,
-            backbone=args.backbone,
-            image_size=args.image_size,
-            batch_size=args.batch_size,
-            with_cls_prob=not args.no_cls_prob,
-            device=args.device,
-            threads=args.threads,
-        )
+        summary = extract_from_source(args.images, args.output, **extraction_options(args))
     print(summary)
 
 

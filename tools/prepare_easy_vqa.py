@@ -14,7 +14,9 @@ import argparse
 import logging
 
 from mmf_domainstudy.features import prepare_easy_vqa
+from mmf_domainstudy.features.cli import add_extraction_arguments, extraction_options
 from mmf_domainstudy.formats.layout import DATA_DIR_ENV, default_data_dir
+from mmf_domainstudy.utils.cli_errors import bad_input_as_one_line
 
 
 def parse_args():
@@ -32,45 +34,15 @@ def parse_args():
         help="use at most this many images in total, 80%% from easy-vqa's train set and 20%% from its "
         "test set [default: all 5,000]",
     )
-    parser.add_argument(
-        "--image-size",
-        type=int,
-        default=320,
-        help="square backbone input; 320 -> 100 regions, 160 -> 25 [default: %(default)s]",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=8,
-        help="images per forward pass and LMDB commit [default: %(default)s]",
-    )
-    parser.add_argument(
-        "--no-cls-prob",
-        action="store_true",
-        help="omit per-region class distributions (needed only by masked region modelling)",
-    )
-    parser.add_argument("--device", default="cpu", help="torch device for extraction [default: %(default)s]")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads; 1 ran 7x faster than 2 on a busy 2-core machine [default: torch's "
-        "choice]",
-    )
+    add_extraction_arguments(parser)
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    paths, summary = prepare_easy_vqa(
-        data_dir=args.data_dir,
-        max_images=args.max_images,
-        image_size=args.image_size,
-        batch_size=args.batch_size,
-        device=args.device,
-        with_cls_prob=not args.no_cls_prob,
-    )
+    with bad_input_as_one_line():
+        paths, summary = prepare_easy_vqa(args.data_dir, args.max_images, **extraction_options(args))
     print(summary)
     for split, path in paths["annotations"].items():
         print(f"{split}: {path}")

@@ -94,14 +94,13 @@ def _import_easy_vqa():
     return easy_vqa
 
 
-def prepare_easy_vqa(
-    data_dir=None, max_images=None, image_size=320, batch_size=8, device="cpu", with_cls_prob=True, threads=None
-):
+def prepare_easy_vqa(data_dir=None, max_images=None, **extraction_options):
     """Write easy-vqa's imdbs, answer vocabulary and feature store under ``data_dir``.
 
     Idempotent: features already in the store are kept (extraction resumes) and
     the small annotation files are rewritten atomically. Features are written
     before annotations, so annotations on disk always have their features.
+    ``extraction_options`` go to ``extract_features`` (backbone, image_size, ...).
     Returns ``(paths, extraction_summary)``.
     """
     easy_vqa = _import_easy_vqa()
@@ -113,10 +112,7 @@ def prepare_easy_vqa(
 
     images = {i: train_images[i] for i in splits["train"] + splits["val"]}
     images.update({i + TEST_IMAGE_ID_OFFSET: test_images[i] for i in splits["test"]})
-    summary = extract_features(
-        images, paths["features"], image_size=image_size, batch_size=batch_size, device=device,
-        with_cls_prob=with_cls_prob, threads=threads,
-    )
+    summary = extract_features(images, paths["features"], **extraction_options)
     if summary.failed:
         raise DataFormatError(f"{summary.failed} easy-vqa images could not be read; reinstall easy-vqa.")
 
