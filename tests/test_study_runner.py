@@ -6,7 +6,8 @@ import pytest
 from mmf_domainstudy.study.cli import main
 from mmf_domainstudy.study.local import LocalExecutor
 from mmf_domainstudy.study.plan import expand_study, launch_command
-from mmf_domainstudy.study.rundir import finish_attempt, read_done, read_failed, read_json, start_attempt
+from mmf_domainstudy.study.rundir import (CONSOLE_LOG, finish_attempt, read_done, read_failed, read_json, run_progress,
+                                          start_attempt)
 from mmf_domainstudy.study.runner import BLOCKED, DONE, FAILED, StudyRunner, prepare_run
 from mmf_domainstudy.study.spec import load_spec
 from tests.test_study_support import executions, write_study
@@ -185,3 +186,15 @@ def test_a_second_runner_on_the_same_study_is_refused(tmp_path):
         with pytest.raises(StudyBusy, match="another runner is working on"):
             with runner_lock(tmp_path):
                 pass
+
+
+def test_status_shows_the_latest_training_update_not_the_last_printed_line(tmp_path):
+    assert run_progress(tmp_path) == "starting"
+    (tmp_path / CONSOLE_LOG).write_text(
+        "===== attempt 1\n"
+        "mmf.train : update 25/200 loss 1.2345 lr 0.001 samples/s 250.0\n"
+        "mmf.train : update 50/200 loss 0.9876 lr 0.0009 samples/s 251.0\n"
+        "/site-packages/torch/optim/lr_scheduler.py:62: UserWarning: ...\n"
+        "  warnings.warn(message=msg, category=UserWarning)\n"
+    )
+    assert run_progress(tmp_path) == "update 50/200 loss 0.9876"

@@ -17,6 +17,7 @@ Beside MMF's own files (config.yaml, current.ckpt, models/, logs/) a run folder 
 import fcntl
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -37,6 +38,7 @@ DONE = "done.json"
 FAILED = "failed.json"
 CHECKPOINT = "current.ckpt"  # rc10's resume checkpoint
 ATTEMPT_HEADER = "====="
+_TRAINING_PROGRESS = re.compile(r"update (?P<update>\d+)/(?P<total>\d+) loss (?P<loss>\S+)")
 
 # Runs the command, then records its exit status atomically; it is the process that outlives a runner.
 _RECORD_EXIT_STATUS = '"$@"; code=$?; echo "$code" > "$0.tmp" && mv "$0.tmp" "$0"; exit "$code"'
@@ -109,16 +111,18 @@ def log_tail(run_dir, lines=20, name=CONSOLE_LOG):
     return "\n".join(text.splitlines()[-lines:])
 
 
-def last_log_line(run_dir):
-    """The latest line of the run's console or of MMF's train.log, whichever moved last, for status lines."""
-    logs = [path for path in (Path(run_dir) / CONSOLE_LOG, Path(run_dir) / MMF_LOG) if path.exists()]
-    if not logs:
+def run_progress(run_dir):
+    """Where a live run stands in a few words, for the runner's status line.
+
+    The latest ``update N/M loss L`` the domain_study trainer logged (console or MMF's
+    train.log), so warnings and tracebacks printed between log intervals do not replace it.
+    """
+    tails = [log_tail(run_dir, lines=50, name=name) for name in (CONSOLE_LOG, MMF_LOG)]
+    reports = [match for tail in tails for match in _TRAINING_PROGRESS.finditer(tail)]
+    if not reports:
         return "starting"
-    latest = max(logs, key=lambda path: path.stat().st_mtime).name
-    lines = [line.strip() for line in log_tail(run_dir, lines=3, name=latest).splitlines() if line.strip()]
-    if not lines or lines[-1].startswith(ATTEMPT_HEADER):
-        return "starting"
-    return lines[-1]
+    latest = max(reports, key=lambda match: int(match["update"]))
+    return f"update {latest['update']}/{latest['total']} loss {latest['loss']}"
 
 
 def _try_lock(fd, path):

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from mmf_domainstudy.study.plan import (STUDY_CONFIG, final_checkpoint_path, launch_command, mmf_arguments,
                                         study_config_text)
 from mmf_domainstudy.study.rundir import (ATTEMPT, CONSOLE_LOG, RUN_JSON, RunBusy, attempt_ended, clear_outcome,
-                                          finish_attempt, last_log_line, lease_held, read_done, read_failed,
+                                          finish_attempt, run_progress, lease_held, read_done, read_failed,
                                           read_json, resume_overrides, split_metric, write_json)
 from mmf_domainstudy.utils.atomic import atomic_write_text
 
@@ -215,7 +215,7 @@ class StudyRunner:
                 logger.warning("blocked %s: %s did not finish", run.name, upstream.name)
 
     def _status_line(self, running):
-        shown = [f"{run.name}: {last_log_line(run.run_dir)[-60:]}" for run in running[:2]]
+        shown = [f"{run.name}: {run_progress(run.run_dir)}" for run in running[:2]]
         more = f" (+{len(running) - 2} more)" if len(running) > 2 else ""
         return " | ".join(shown) + more
 
