@@ -13,7 +13,17 @@ Prints samples/s, MB/s and the ratio to stock MMF rc10's LMDBFeatureReader:
 - ours:        mmf_domainstudy.formats.FeatureStore[image_id]
 - ours-fp16:   the same, returning float16 features
 
-Example: python benchmarks/feature_store_throughput.py --images 64 --reads 400
+Then the whole path a pretraining run takes: the masked_coco train split built by
+MMF's builder from the bundled config (tokenizer, masked-token processor, region
+masking, features), read by a DataLoader with --workers workers and MMF's batch
+collator, on a store of the same records in MMF's COCO layout:
+
+- mmf-stock:   rc10's own MaskedCOCODataset class
+- ours:        the project's masked caption dataset (what masked_coco runs use here)
+- ours-fp16:   the same with dataset_config.masked_coco.features_float16=true
+- *-fast-tok:  with the Rust tokenizer (masked_token_processor's tokenizer_config.params.use_fast)
+
+Example: python benchmarks/feature_store_throughput.py --images 64 --reads 400 --workers 2
 """
 import argparse
 import importlib.util
@@ -23,11 +33,19 @@ import tempfile
 import time
 
 import numpy as np
+import torch
+from torch.utils.data import DataLoader
 
 import mmf_domainstudy  # noqa: F401  (makes MMF importable; installs the compat shims)
+from mmf.common.batch_collator import BatchCollator
+from mmf.common.registry import registry
+from mmf.datasets.builders.coco.masked_dataset import MaskedCOCODataset
 from mmf.datasets.databases.readers import feature_readers
+from mmf.utils.configuration import load_yaml
+from omegaconf import OmegaConf
 from mmf_domainstudy.formats import FeatureStore, LMDBFeatureWriter
 from mmf_domainstudy.formats.lmdb_store import lmdb_data_file, open_lmdb_readonly, read_keys, release_lmdb_readonly
+from synthetic_coco import write_synthetic_data
 
 
 def stock_mmf_reader_class():
@@ -75,6 +93,95 @@ def mmf_reader(reader_class, path):
     return lambda image_id: reader._load(os.path.join(path, f"{image_id}.npy"))
 
 
+FAST_TOKENIZER = {"processors": {"masked_token_processor": {"params": {"tokenizer_config": {"params": {"use_fast": True}}}}}}
+DATA_PATH_VARIANTS = {  # name: (dataset class or None for the registered one, dataset_config overrides)
+    "mmf-stock": (MaskedCOCODataset, {}),
+    "ours": (None, {}),
+    "ours-fp16": (None, {"features_float16": True}),
+    "ours-fast-tok": (None, FAST_TOKENIZER),
+    "ours-fp16-fast-tok": (None, {"features_float16": True, **FAST_TOKENIZER}),
+}
+
+
+def masked_coco_loader(root, dataset_class, workers, batch_size, overrides):
+    """masked_coco's train split as a pretraining run loads it, served by ``dataset_class``."""
+    builder = registry.get_builder_class("masked_coco")()
+    if dataset_class is not None:
+        builder.set_dataset_class(dataset_class)
+    config = load_yaml(builder.config_path()).dataset_config.masked_coco
+    config.data_dir = os.path.join(root, "datasets")
+    config.use_image_feature_masks = True  # ViLBERT's masked regions: the full per-sample work
+    config = OmegaConf.merge(config, overrides)
+    for processor in config.processors:  # MMF keeps processors per dataset name: build fresh ones
+        registry.unregister(f"masked_coco_{processor}")
+    dataset = builder.load_dataset(config, "train")
+    return DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True,
+                      collate_fn=BatchCollator("masked_coco", "train"), persistent_workers=workers > 0)
+
+
+def time_epoch(loader):
+    start, samples = time.perf_counter(), 0
+    for batch in loader:
+        samples += batch["input_ids"].shape[0]
+    return time.perf_counter() - start, samples
+
+
+def data_path_section(args, tmp):
+    """Samples/s of the whole masked dataset path, stock rc10 class vs ours, epochs interleaved."""
+    write_synthetic_data(tmp, args.dataset_images)
+    store = os.path.join(tmp, "datasets", "coco", "defaults", "features", "trainval2014.lmdb")
+    record_bytes = os.path.getsize(lmdb_data_file(store)) / args.dataset_images
+    print(f"\nmasked_coco train split: {args.dataset_images} images (~{record_bytes / 2**20:.2f} MB each), "
+          f"batch {args.batch_size}, {args.workers} DataLoader workers, median of {args.epochs} epochs")
+    torch.set_num_threads(1)  # the workers do the work, one thread each as in training
+    loaders = {
+        name: masked_coco_loader(tmp, dataset_class, args.workers, args.batch_size, overrides)
+        for name, (dataset_class, overrides) in DATA_PATH_VARIANTS.items()
+    }
+    for loader in loaders.values():  # worker start-up and page cache, untimed
+        time_epoch(loader)
+    timings = {name: [] for name in loaders}
+    for _ in range(args.epochs):
+        for name, loader in loaders.items():
+            timings[name].append(time_epoch(loader))
+    del loaders  # stops the persistent workers
+    release_lmdb_readonly(store)
+    rates = {name: runs[0][1] / statistics.median(seconds for seconds, _ in runs) for name, runs in timings.items()}
+    print_rates("dataset", rates, record_bytes)
+
+
+def print_rates(what, rates, record_bytes):
+    baseline = rates["mmf-stock"]
+    print(f"{what:<12} {'samples/s':>10} {'MB/s':>9} {'vs mmf-stock':>13}")
+    for name, rate in rates.items():
+        print(f"{name:<12} {rate:>10.0f} {rate * record_bytes / 2**20:>9.0f} {rate / baseline:>12.2f}x")
+
+
+def reader_section(args, tmp):
+    """Random single-record reads, the four readers interleaved."""
+    path = os.path.join(tmp, "bench.lmdb")
+    record_bytes = build_store(path, args.images, args.dim, args.regions, 0 if args.no_cls_prob else 1601)
+    ids = np.random.default_rng(1).integers(0, args.images, size=args.reads).tolist()
+    print(f"store: {args.images} records of ~{record_bytes / 2**20:.2f} MB; {args.reads} random reads x {args.repeats}")
+
+    readers = {
+        "mmf-stock": mmf_reader(stock_mmf_reader_class(), path),
+        "mmf-patched": mmf_reader(feature_readers.LMDBFeatureReader, path),
+        "ours": FeatureStore(path).__getitem__,
+        "ours-fp16": FeatureStore(path, float16=True).__getitem__,
+    }
+    for read in readers.values():  # warm the page cache and every code path
+        time_pass(read, ids)
+    # Interleaved passes, so load from other processes hits every reader alike.
+    timings = {name: [] for name in readers}
+    for _ in range(args.repeats):
+        for name, read in readers.items():
+            timings[name].append(time_pass(read, ids))
+    release_lmdb_readonly(path)
+    print_rates("reader", {name: args.reads / statistics.median(values) for name, values in timings.items()},
+                record_bytes)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -98,36 +205,22 @@ def main():
     parser.add_argument("--dim", type=int, default=2048, help="feature width [default: %(default)s]")
     parser.add_argument("--regions", type=int, default=100, help="regions per image [default: %(default)s]")
     parser.add_argument("--no-cls-prob", action="store_true", help="store no 1601-class cls_prob")
-    parser.add_argument("--dir", default=None, help="where to build the store [default: a temp dir]")
+    parser.add_argument("--dir", default=None, help="where to build the stores [default: a temp dir]")
+    parser.add_argument(
+        "--dataset-images",
+        type=int,
+        default=256,
+        help="images of the masked_coco store for the data-path section (0 skips it) [default: %(default)s]",
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="data-path batch size [default: %(default)s]")
+    parser.add_argument("--workers", type=int, default=2, help="data-path DataLoader workers [default: %(default)s]")
+    parser.add_argument("--epochs", type=int, default=3, help="timed data-path epochs [default: %(default)s]")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        path = os.path.join(tmp, "bench.lmdb")
-        record_bytes = build_store(path, args.images, args.dim, args.regions, 0 if args.no_cls_prob else 1601)
-        ids = np.random.default_rng(1).integers(0, args.images, size=args.reads).tolist()
-        print(f"store: {args.images} records of ~{record_bytes / 2**20:.2f} MB; {args.reads} random reads x {args.repeats}")
-
-        readers = {
-            "mmf-stock": mmf_reader(stock_mmf_reader_class(), path),
-            "mmf-patched": mmf_reader(feature_readers.LMDBFeatureReader, path),
-            "ours": FeatureStore(path).__getitem__,
-            "ours-fp16": FeatureStore(path, float16=True).__getitem__,
-        }
-        for read in readers.values():  # warm the page cache and every code path
-            time_pass(read, ids)
-        # Interleaved passes, so load from other processes hits every reader alike.
-        timings = {name: [] for name in readers}
-        for _ in range(args.repeats):
-            for name, read in readers.items():
-                timings[name].append(time_pass(read, ids))
-        results = {name: statistics.median(values) for name, values in timings.items()}
-        release_lmdb_readonly(path)
-
-    baseline = results["mmf-stock"]
-    print(f"{'reader':<12} {'samples/s':>10} {'MB/s':>9} {'vs mmf-stock':>13}")
-    for name, seconds in results.items():
-        rate = args.reads / seconds
-        print(f"{name:<12} {rate:>10.0f} {rate * record_bytes / 2**20:>9.0f} {baseline / seconds:>12.2f}x")
+        reader_section(args, tmp)
+        if args.dataset_images:
+            data_path_section(args, tmp)
 
 
 if __name__ == "__main__":

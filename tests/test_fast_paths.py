@@ -283,3 +283,46 @@ def test_foreach_adam_w_state_dict_matches_per_tensor():
     assert all(torch.equal(a, b) for a, b in zip(params_a, params_b))
     assert state_a["param_groups"] == state_b["param_groups"]
     assert [s["step"] for s in state_a["state"].values()] == [s["step"] for s in state_b["state"].values()] == [3, 2]
+
+
+def masked_token_processor(use_fast):
+    from mmf.datasets.processors.bert_processors import MaskedTokenProcessor
+    from omegaconf import OmegaConf
+
+    tokenizer = {"type": "bert-base-uncased", "params": {"do_lower_case": True, "use_fast": use_fast}}
+    return MaskedTokenProcessor(OmegaConf.create({"max_seq_length": 40, "mask_probability": 0.15, "tokenizer_config": tokenizer}))
+
+
+def test_fast_tokenizer_opt_in_gives_the_slow_tokenizers_masked_samples():
+    import random
+
+    import easy_vqa
+
+    texts = list(easy_vqa.get_train_questions()[0][:300]) + [
+        "A man in a hat... riding a horse!", "Héllo wörld, naïve café: 3.5 dollars", "東京 tower\tat night\u00a0",
+    ]
+    processors = {use_fast: masked_token_processor(use_fast) for use_fast in (False, True)}
+    from transformers import BertTokenizerFast
+
+    assert isinstance(processors[True]._tokenizer, BertTokenizerFast)
+    for text in texts:
+        samples = {}
+        for use_fast, processor in processors.items():
+            random.seed(7)
+            torch.manual_seed(7)
+            samples[use_fast] = processor({"text_a": text, "text_b": None, "is_correct": 1})
+        assert samples[False]["tokens"] == samples[True]["tokens"], text
+        for key in ("input_ids", "input_mask", "segment_ids", "lm_label_ids"):
+            assert torch.equal(samples[False][key], samples[True][key]), (text, key)
+
+
+def test_fast_tokenizer_length_follows_added_tokens():
+    tokenizer = masked_token_processor(True)._tokenizer
+    assert len(tokenizer) == 30522
+    tokenizer.add_tokens(["[REGION]"])
+    assert len(tokenizer) == 30523 and tokenizer.convert_tokens_to_ids("[REGION]") == 30522
+
+
+def test_fast_tokenizer_option_rejects_a_string():
+    with pytest.raises(ValueError, match="use_fast='false'"):
+        masked_token_processor("false")

@@ -19,11 +19,9 @@ def mask_regions(features, num_regions):
     distribution is the target), -1 elsewhere (ignored by the loss).
     """
     slots = features.size(0)
-    real = torch.arange(slots) < min(int(num_regions), slots)
-    selected = real & (torch.rand(slots) < REGION_MASK_PROBABILITY)
+    selected = torch.rand(slots) < REGION_MASK_PROBABILITY
+    selected[min(int(num_regions), slots):] = False  # padding slots are never selected
     zeroed = selected & (torch.rand(slots) < REGION_ZERO_PROBABILITY)
-    masked = features.clone()
-    masked[zeroed] = 0
-    labels = torch.full((slots,), -1, dtype=torch.long)
-    labels[selected] = 1
+    masked = features.index_fill(0, zeroed.nonzero().flatten(), 0)  # a copy: cached features stay intact
+    labels = torch.where(selected, 1, -1)
     return masked, labels
