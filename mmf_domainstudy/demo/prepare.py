@@ -9,7 +9,8 @@ Under ``<data_dir>/datasets/`` (MMF's layout), idempotent and resumable:
 - ``easy_vqa/defaults/annotations/ccg_second_half.npy``: captions *generated* for the other
   half by a captioner trained on the first half (the CCG source);
 - ``textures/defaults``: full-frame texture images with captions (visually out of domain);
-- ``easy_vqa/defaults/annotations/entailment_*.jsonl``: SNLI-VE-format entailment (task 2).
+- ``easy_vqa/defaults/annotations/entailment_*.jsonl``: SNLI-VE-format entailment (task 2);
+- ``demo_vocabulary/``: the bert-base-uncased wordpieces of all those texts (demo/vocabulary.py).
 """
 import logging
 import os
@@ -19,6 +20,7 @@ from mmf_domainstudy.captioning.generate import generate_caption_file
 from mmf_domainstudy.captioning.training import train_captioner
 from mmf_domainstudy.demo.entailment import entailment_records
 from mmf_domainstudy.demo.textures import write_textures
+from mmf_domainstudy.demo.vocabulary import demo_texts, write_demo_vocabulary
 from mmf_domainstudy.features.easy_vqa import easy_vqa_paths, prepare_easy_vqa
 from mmf_domainstudy.features.extract import extract_features
 from mmf_domainstudy.formats import read_imdb, write_imdb, write_jsonl
@@ -49,6 +51,7 @@ def demo_paths(data_dir):
         "captions": {split: os.path.join(annotations, f"captions_{split}.npy") for split in ("first_half", "second_half", "val")},
         "ccg": os.path.join(annotations, "ccg_second_half.npy"),
         "captioner": os.path.join(data_dir, "demo_captioner"),
+        "vocabulary": os.path.join(data_dir, "demo_vocabulary"),
         "entailment": {split: os.path.join(annotations, f"entailment_{split}.jsonl") for split in DEMO_SPLITS},
         "textures": {
             "images": os.path.join(data_dir, "datasets", "textures", "defaults", "images"),
@@ -110,4 +113,6 @@ def prepare_demo_data(data_dir, max_images=500, image_size=160, texture_images=1
     logger.info("Preparing the out-of-domain texture source (%d images)", texture_images)
     write_textures_source(paths, texture_images, image_size, threads)
     write_generated_captions(paths, threads)
+    pieces = write_demo_vocabulary(demo_texts(paths), paths["vocabulary"])
+    logger.info("Demo vocabulary: %d wordpieces at %s", len(pieces), paths["vocabulary"])
     return paths
