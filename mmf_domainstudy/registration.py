@@ -3,6 +3,7 @@ import importlib
 
 REGISTERING_MODULES = [
     "mmf_domainstudy.trainers.domain_study_trainer",
+    "mmf_domainstudy.datasets.answer_scores",
     "mmf_domainstudy.datasets.caption_sources",
     "mmf_domainstudy.datasets.masked_vqa_p",
     "mmf_domainstudy.datasets.downstream",

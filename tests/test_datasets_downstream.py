@@ -54,3 +54,23 @@ def test_targets_outside_the_vocabulary_are_a_clear_error(data_root):
     with pytest.raises(ValueError, match="mmimdb train: none of the first .* must be lowercase"):
         check_answers_in_vocabulary(dataset, "mmimdb")
     check_answers_in_vocabulary(load_split("mmimdb", data_root), "mmimdb")
+
+
+def test_vqa_answer_scores_are_rc10s_bit_for_bit(tmp_path):
+    from mmf.datasets.processors.processors import VQAAnswerProcessor
+
+    from mmf_domainstudy.datasets.answer_scores import CountingVQAAnswerProcessor
+
+    vocab = tmp_path / "answers.txt"
+    vocab.write_text("\n".join(["<unk>", "yes", "no", "2", "red", "blue"]) + "\n")
+    config = OmegaConf.create({"vocab_file": str(vocab), "num_answers": 10,
+                               "preprocessor": {"type": "simple_word", "params": {}}})
+    assert registry.get_processor_class("vqa_answer") is CountingVQAAnswerProcessor
+    counting = CountingVQAAnswerProcessor(config)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        distinct = int(torch.randint(1, 7, (1,), generator=generator))
+        answers = torch.randint(0, distinct, (10,), generator=generator)  # 0 is <unk>
+        expected = VQAAnswerProcessor.compute_answers_scores(counting, answers)
+        assert torch.equal(counting.compute_answers_scores(answers), expected), answers.tolist()
+    assert counting({"answers": ["yes"] * 10})["answers_scores"][1] == 1.0
