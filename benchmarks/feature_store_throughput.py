@@ -23,6 +23,11 @@ collator, on a store of the same records in MMF's COCO layout:
 - ours-fp16:   the same with dataset_config.masked_coco.features_float16=true
 - *-fast-tok:  with the Rust tokenizer (masked_token_processor's tokenizer_config.params.use_fast)
 
+Measured on the 2-core CPU machine (see the README's Benchmarks): 2 workers deliver fewer
+samples/s than --workers 0 does in the main process (~390 vs ~790, fast tokenizer): each
+1.4 MB sample crosses from a worker to the trainer through fresh shared memory, and the page
+faults of that copy (sys time) cost more than the sample's ~1.2 ms of Python work.
+
 Example: python benchmarks/feature_store_throughput.py --images 64 --reads 400 --workers 2
 """
 import argparse
@@ -151,10 +156,10 @@ def data_path_section(args, tmp):
 
 
 def print_rates(what, rates, record_bytes):
-    baseline = rates["mmf-stock"]
-    print(f"{what:<12} {'samples/s':>10} {'MB/s':>9} {'vs mmf-stock':>13}")
+    baseline, width = rates["mmf-stock"], max(map(len, [what, *rates]))
+    print(f"{what:<{width}} {'samples/s':>10} {'MB/s':>9} {'vs mmf-stock':>13}")
     for name, rate in rates.items():
-        print(f"{name:<12} {rate:>10.0f} {rate * record_bytes / 2**20:>9.0f} {rate / baseline:>12.2f}x")
+        print(f"{name:<{width}} {rate:>10.0f} {rate * record_bytes / 2**20:>9.0f} {rate / baseline:>12.2f}x")
 
 
 def reader_section(args, tmp):
