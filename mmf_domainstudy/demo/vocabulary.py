@@ -1,7 +1,7 @@
 """A small BERT vocabulary for the CPU demo: the wordpieces its texts use, nothing else.
 
-bert-base-uncased's 30,522 rows are 85 % of a 128-wide demo model and most of each
-update's optimizer work, yet the demo's texts use a few hundred of them. This keeps
+bert-base-uncased's 30,522 rows are 87 % of a 128-wide demo model and most of each
+update's optimizer work, yet the demo's texts use a few dozen of them (48). This keeps
 exactly the wordpieces that bert-base-uncased produces for every demo text, so each
 text tokenizes into the same pieces (greedy longest-match over a subset that holds
 all the pieces it chose), only with smaller ids. The vocabulary is padded with

@@ -6,7 +6,7 @@ agreeing on names, defaults and help text.
 from mmf_domainstudy.features.backbones import DEFAULT_BACKBONE
 
 
-def add_extraction_arguments(parser, default_image_size=320):
+def add_extraction_arguments(parser):
     """Add backbone, input size, batching, class-distribution, device and thread options."""
     parser.add_argument(
         "--backbone",
@@ -17,7 +17,7 @@ def add_extraction_arguments(parser, default_image_size=320):
     parser.add_argument(
         "--image-size",
         type=int,
-        default=default_image_size,
+        default=320,
         help="square backbone input; with efficientnet-lite0 320 -> 10x10=100 regions, 160 -> 25 "
         "[default: %(default)s]",
     )
