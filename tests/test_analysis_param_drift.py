@@ -1,4 +1,5 @@
 """Parameter drift on hand-built state dicts whose answers are known."""
+import logging
 import math
 
 import pytest
@@ -212,3 +213,9 @@ def test_load_checkpoint_errors_name_the_file(tmp_path):
     torch.save([torch.ones(1)], tmp_path / "list.ckpt")
     with pytest.raises(ValueError, match="list.ckpt.*neither a state_dict"):
         load_checkpoint(tmp_path / "list.ckpt")
+
+
+def test_only_the_checkpoints_streams_are_reported_as_defaulted(caplog):
+    with caplog.at_level(logging.INFO, logger="mmf_domainstudy.analysis.param_drift"):
+        assert resolve_heads(None, None, streams={"layer"})["layer"] == 12
+    assert "['layer']" in caplog.text and "v_layer" not in caplog.text

@@ -8,7 +8,9 @@ masked-LM loss the batch has no labels for), and a finetuning run starts from ex
 this, the pretrained base copied into the task model.
 """
 import argparse
+import contextlib
 import copy
+import io
 import logging
 
 import torch
@@ -27,6 +29,7 @@ logger = logging.getLogger(__name__)
 # The base MMF's VisualBERT and ViLBERT share, and the part finetuning carries over
 # (checkpoint.pretrained_state_mapping {model.bert: model.bert}).
 BASE_PREFIX = "model.bert."
+_REPORTED_KEPT = set()
 
 
 def compose_run_config(config_path, dataset, overrides=(), model=None):
@@ -43,7 +46,8 @@ def compose_run_config(config_path, dataset, overrides=(), model=None):
         known = ", ".join(sorted(registry.mapping["builder_name_mapping"]))
         raise ValueError(f"dataset {dataset!r} is not registered with MMF; known datasets: {known}")
     opts = [f"config={config_path}", f"model={model}", f"dataset={dataset}", *overrides]
-    return Configuration(argparse.Namespace(opts=opts, config_override=None)).get_config()
+    with contextlib.redirect_stdout(io.StringIO()):  # MMF prints "Overriding option ..." per option
+        return Configuration(argparse.Namespace(opts=opts, config_override=None)).get_config()
 
 
 def config_heads(config):
@@ -83,7 +87,8 @@ def load_base_weights(model, state_dict, checkpoint):
     loaded = {key: value for key, value in state_dict.items() if key in own and key not in mismatched}
     model.load_state_dict(loaded, strict=False)
     kept = sorted(set(own) - set(loaded))
-    if kept:
+    if kept and checkpoint not in _REPORTED_KEPT:  # once per checkpoint: a study compares each with many runs
+        _REPORTED_KEPT.add(checkpoint)
         logger.info("%s: %d weights outside the base keep their initial values (e.g. %s)", checkpoint, len(kept),
                     kept[0])
 

@@ -38,9 +38,10 @@ def attention_weights(state_dict, name="checkpoint"):
     return {unit: (tensor, axis) for unit, (tensor, axis, _) in found.items()}
 
 
-def resolve_heads(config_a=None, config_b=None, overrides=None):
+def resolve_heads(config_a=None, config_b=None, overrides=None, streams=None):
     """Head count per stream: explicit overrides, else the checkpoints' configs, else
-    MMF's defaults. Checkpoints that disagree cannot be compared head by head."""
+    MMF's defaults. Checkpoints that disagree cannot be compared head by head.
+    ``streams``: those the checkpoints hold (default: all); only their defaults are logged."""
     from_a, from_b = heads_from_config(config_a), heads_from_config(config_b)
     for stream in set(from_a) & set(from_b):
         if from_a[stream] != from_b[stream]:
@@ -49,7 +50,7 @@ def resolve_heads(config_a=None, config_b=None, overrides=None):
                 f"{from_b[stream]}; they are not the same architecture"
             )
     heads = {**DEFAULT_HEADS, **from_b, **from_a, **(overrides or {})}
-    defaulted = sorted(set(DEFAULT_HEADS) - set(from_a) - set(from_b) - set(overrides or {}))
+    defaulted = sorted(set(streams or DEFAULT_HEADS) - set(from_a) - set(from_b) - set(overrides or {}))
     if defaulted:
         logger.info("no saved config for streams %s: using MMF default heads %s", defaulted,
                     {stream: heads[stream] for stream in defaulted})

@@ -9,7 +9,7 @@ from .domain_inputs import iter_region_features, iter_text_lines
 from .domain_similarity import spearman_correlation, text_domain_similarity, visual_domain_similarity
 from .measures import MEASURE_DEFINITIONS
 from .model_drift import call_model, measure_model_drift
-from .param_drift import parameter_drift, resolve_heads
+from .param_drift import attention_weights, parameter_drift, resolve_heads
 from .writers import write_heatmaps, write_records_csv, write_records_json
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ def parameter_drift_report(checkpoint_a, checkpoint_b, out_dir, heads=None, name
     """Self-attention weight drift between two checkpoint files; works without MMF."""
     state_a, config_a = load_checkpoint(checkpoint_a)
     state_b, config_b = load_checkpoint(checkpoint_b)
-    resolved = resolve_heads(config_a, config_b, heads)
+    streams = {stream for stream, _, _ in attention_weights(state_a, checkpoint_a)}
+    resolved = resolve_heads(config_a, config_b, heads, streams)
     records = parameter_drift(state_a, state_b, resolved)
     meta = _meta(checkpoint_a, checkpoint_b, name_a, name_b, "weights only", heads=resolved)
     return write_report(out_dir, "parameter_drift", records, meta, heatmaps)
