@@ -82,11 +82,7 @@ def model_options(model, size, sizes):
 
 
 def build_trainer(spec):
-    from mmf.common.registry import registry
-    from mmf.utils.build import build_trainer as mmf_build_trainer
-    from mmf.utils.configuration import Configuration
-    from mmf.utils.env import set_seed
-    from mmf.utils.logger import Logger
+    from mmf_domainstudy.trainers.in_process import build_loaded_trainer
 
     trainer_name, overrides = VARIANTS[spec["variant"]]
     model = spec["model"]
@@ -104,14 +100,7 @@ def build_trainer(spec):
     opts += [f"{key}={value}" for key, value in overrides.items() if not key.startswith("optimizer.")]
     adam_w = {"lr": 5e-5, "eps": 1e-8, "weight_decay": 0.01, "foreach": overrides.get("optimizer.params.foreach", True)}
     override = json.dumps({"optimizer": {"type": "adam_w", "params": adam_w}})
-    config = Configuration(argparse.Namespace(opts=opts, config_override=override)).get_config()
-    set_seed(config.training.seed)
-    registry.register("config", config)
-    registry.register("configuration", None)
-    registry.register("writer", Logger(config))
-    trainer = mmf_build_trainer(config)
-    trainer.load()
-    return trainer
+    return build_loaded_trainer(opts, override)
 
 
 def time_updates(trainer, warmup, steps, synchronize):

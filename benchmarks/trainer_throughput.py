@@ -19,12 +19,8 @@ import numpy as np
 import torch
 
 import mmf_domainstudy  # noqa: F401  (activates MMF)
-from mmf.common.registry import registry
-from mmf.utils.build import build_trainer
-from mmf.utils.configuration import Configuration
-from mmf.utils.logger import Logger
-
 from mmf_domainstudy.formats import LMDBFeatureWriter, write_imdb
+from mmf_domainstudy.trainers.in_process import build_loaded_trainer
 
 SIZES = {
     "tiny": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512, batch_size=32),
@@ -77,14 +73,7 @@ def build(trainer_name, size, updates, save_dir):
         "checkpoint.save_git_details=False",
     ] + [f"model_config.visual_bert.{k}={v}" for k, v in shape.items() if k != "batch_size"]
     optimizer = '{"optimizer": {"type": "adam_w", "params": {"lr": 5e-5, "eps": 1e-8, "weight_decay": 0.01}}}'
-    configuration = Configuration(argparse.Namespace(opts=opts, config_override=optimizer))
-    config = configuration.get_config()
-    registry.register("config", config)
-    registry.register("configuration", None)
-    registry.register("writer", Logger(config))
-    trainer = build_trainer(config)
-    trainer.load()
-    return trainer, shape["batch_size"]
+    return build_loaded_trainer(opts, optimizer), shape["batch_size"]
 
 
 def time_trainer(trainer_name, size, updates, save_dir):

@@ -11,7 +11,6 @@ features rounded to float16 1e-3; bf16 autocast 2e-2. Seen on CPU: 0, 0, 0, 1e-7
 ViLBERT's draws one dropout mask fewer, so its later batches' region masks differ.
 MMF_DOMAINSTUDY_TEST_DEVICE=cuda runs the same checks on a GPU.
 """
-import argparse
 import os
 
 import pytest
@@ -19,16 +18,13 @@ import torch
 
 import mmf_domainstudy  # noqa: F401  (before mmf: where no import hook is installed, e.g. a GPU box)
 from mmf.common.registry import registry
-from mmf.utils.build import build_trainer
-from mmf.utils.configuration import Configuration
-from mmf.utils.env import set_seed
-from mmf.utils.logger import Logger
 
 from mmf_domainstudy.analysis.capture import AttentionCapture
 from mmf_domainstudy.compat.hf_adamw import HFAdamW
 from mmf_domainstudy.models.fast_attention import ATTENTION_FORWARDS, set_attention_path
 from mmf_domainstudy.models.sparse_mlm import use_sparse_masked_lm_head
 from mmf_domainstudy.trainers.fast_paths import compile_backend, leaves_parameters_unused
+from mmf_domainstudy.trainers.in_process import build_loaded_trainer
 from tests.conftest import TINY_OVERLAY, write_run_config
 from tests.fixtures.make_fixtures import VQA_ANSWERS
 from tests.test_analysis_models import CO_LAYERS, TEXT_LAYERS, VISUAL_LAYERS, sample_list, tiny_model
@@ -107,14 +103,7 @@ def build_tiny_trainer(folder, model, dataset, sections):
     folder.mkdir(parents=True, exist_ok=True)
     config_path = write_run_config(folder / "run.yaml", [TINY_OVERLAY], **sections)
     opts = [f"config={config_path}", f"model={model}", f"dataset={dataset}", f"env.save_dir={folder / 'save'}"]
-    config = Configuration(argparse.Namespace(opts=opts, config_override=None)).get_config()
-    set_seed(config.training.seed)
-    registry.register("config", config)
-    registry.register("configuration", None)
-    registry.register("writer", Logger(config))
-    trainer = build_trainer(config)
-    trainer.load()
-    return trainer
+    return build_loaded_trainer(opts)
 
 
 def loss_curve(trainer):
