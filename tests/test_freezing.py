@@ -304,6 +304,13 @@ def test_bad_settings_name_the_key_and_the_fix(arch, settings, message):
         frozen_modules(build(arch, **settings))
 
 
+def test_freeze_base_as_rc10s_command_line_spells_it():
+    # `model_config.visual_bert.freeze_base=true` reaches the model as the string "true"
+    frozen = frozen_modules(build("visual_bert", freeze_base="true"))
+    assert frozen and set(frozen) == set(frozen_modules(build("visual_bert", freeze_base=True)))
+    assert frozen_modules(build("visual_bert", freeze_base="false")) == {}
+
+
 def test_freezing_other_models_is_refused():
     model = torch.nn.Linear(2, 2)
     model.config = OmegaConf.create({"model": "linear", "freeze_base": True})

@@ -15,6 +15,7 @@ from mmf.datasets.databases.features_database import FeaturesDatabase
 
 from mmf_domainstudy.datasets.options import dataset_option
 from mmf_domainstudy.formats.feature_store import to_float16
+from mmf_domainstudy.utils.config_values import parse_boolean
 
 OPTION = "features_float16"
 
@@ -30,12 +31,7 @@ class Float16FeaturesDatabase(FeaturesDatabase):
 
 
 def wants_float16(dataset_config):
-    value = dataset_option(dataset_config, OPTION)
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"  # rc10 leaves command-line `true` a string
-    if not isinstance(value, bool):
-        raise ValueError(f"dataset_config.<dataset>.{OPTION}={value!r}: set true or false")
-    return value
+    return parse_boolean(dataset_option(dataset_config, OPTION), f"dataset_config.<dataset>.{OPTION}")
 
 
 def _as_float16(feature):

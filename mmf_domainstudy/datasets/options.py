@@ -8,6 +8,8 @@ Values are read with ``in``, not ``config.get(key, default)``: OmegaConf 2.0's
 """
 import numbers
 
+from mmf_domainstudy.utils.config_values import parse_boolean
+
 DATASET_OPTION_DEFAULTS = {
     # Which training samples a run sees (subsets.py); val/test are never subsampled.
     "fraction": 1.0,  # share of the source's training samples, in (0, 1]
@@ -40,14 +42,7 @@ def dataset_option(config, key):
 
 
 def boolean_option(config, key, dataset_name):
-    """A yes/no option. rc10 parses command-line values with literal_eval, so ``key=true``
-    arrives as the string "true" (only ``True`` is a bool): accept both spellings."""
-    value = dataset_option(config, key)
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if not isinstance(value, bool):
-        raise ValueError(f"{option_key(dataset_name, key)}={value!r}: set true or false")
-    return value
+    return parse_boolean(dataset_option(config, key), option_key(dataset_name, key))
 
 
 def check_probability(config, key, dataset_name):

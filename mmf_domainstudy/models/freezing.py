@@ -32,6 +32,8 @@ from mmf.models.visual_bert import VisualBERTBase
 from mmf.utils.build import build_model
 from torch import nn
 
+from mmf_domainstudy.utils.config_values import parse_boolean
+
 logger = logging.getLogger(__name__)
 
 
@@ -74,10 +76,8 @@ def apply_freezing(model):
 def frozen_modules(model):
     """``{qualified name: module}`` to freeze under ``model.config``; empty when nothing is."""
     config = model.config
-    freeze_base = config.get("freeze_base", False)
+    freeze_base = parse_boolean(config.get("freeze_base", False), _key(model, "freeze_base"))
     num_layers = config.get("freeze_layers", None)
-    if not isinstance(freeze_base, bool):
-        raise ValueError(f"{_key(model, 'freeze_base')}={freeze_base!r}: set true or false")
     if not freeze_base and num_layers is None:
         return {}
     base = _base(model)

@@ -36,6 +36,7 @@ from mmf_domainstudy.trainers.feature_dims import resolve_feature_dims
 from mmf_domainstudy.trainers.losses import zero_empty_mask_losses
 from mmf_domainstudy.trainers.resume import ResumableSampler, capture_rng_state, restore_rng_state, rng_preserved
 from mmf_domainstudy.utils.atomic import atomic_write_text
+from mmf_domainstudy.utils.config_values import parse_boolean
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +47,8 @@ def _training_option(config, key, default):
     value = config.training.get(key, default)
     if value is None:
         return default
-    if isinstance(default, bool) and isinstance(value, str):
-        # rc10 parses command-line values with literal_eval: `false` stays the string "false"
-        if value.lower() not in ("true", "false"):
-            raise ValueError(f"training.{key}={value!r} is not a boolean; use True or False")
-        return value.lower() == "true"
+    if isinstance(default, bool):
+        return parse_boolean(value, f"training.{key}")
     return value
 
 
@@ -154,7 +152,7 @@ class DomainStudyTrainer(BaseTrainer):
         if "train" not in self.run_type:
             self.inference()
             return
-        torch.autograd.set_detect_anomaly(bool(_training_option(self.config, "detect_anomaly", False)))
+        torch.autograd.set_detect_anomaly(_training_option(self.config, "detect_anomaly", False))
         self.model.train()
         self.writer.write(f"Starting training: {self.max_updates} updates, precision {self.precision}, device {self.device}")
         self._progress = tqdm(
