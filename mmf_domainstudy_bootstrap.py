@@ -10,9 +10,6 @@ import importlib.machinery
 import os
 import sys
 
-# True while the hook executes mmf/__init__.py: mmf_domainstudy must not import mmf then.
-MMF_LOADING = False
-
 
 class _ActivatingLoader(importlib.abc.Loader):
     def __init__(self, wrapped):
@@ -22,15 +19,11 @@ class _ActivatingLoader(importlib.abc.Loader):
         return self.wrapped.create_module(spec)
 
     def exec_module(self, module):
-        global MMF_LOADING
-        MMF_LOADING = True
-        try:
-            import mmf_domainstudy  # runs the before-import shims, defers the rest to us
+        from mmf_domainstudy import activation
 
-            self.wrapped.exec_module(module)
-        finally:
-            MMF_LOADING = False
-        mmf_domainstudy.activate()
+        activation.before_mmf()
+        self.wrapped.exec_module(module)
+        activation.activate()
 
 
 class MMFImportHook(importlib.abc.MetaPathFinder):

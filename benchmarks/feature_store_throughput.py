@@ -41,7 +41,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-import mmf_domainstudy  # noqa: F401  (makes MMF importable; installs the compat shims)
+import mmf_domainstudy
+
+mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered components
+
 from mmf.common.batch_collator import BatchCollator
 from mmf.common.registry import registry
 from mmf.datasets.builders.coco.masked_dataset import MaskedCOCODataset

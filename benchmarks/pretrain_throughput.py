@@ -144,7 +144,9 @@ def flops_per_sample(trainer):
 def run_child(spec):
     import torch
 
-    import mmf_domainstudy  # noqa: F401  (activates MMF)
+    import mmf_domainstudy
+
+    mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered components
 
     torch.set_num_threads(spec["threads"])
     cuda = spec["device"] == "cuda"

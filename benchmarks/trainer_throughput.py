@@ -18,7 +18,10 @@ import time
 import numpy as np
 import torch
 
-import mmf_domainstudy  # noqa: F401  (activates MMF)
+import mmf_domainstudy
+
+mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered components
+
 from mmf_domainstudy.formats import LMDBFeatureWriter, write_imdb
 from mmf_domainstudy.trainers.in_process import build_loaded_trainer
 

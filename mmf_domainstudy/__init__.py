@@ -1,40 +1,17 @@
 """mmf-domainstudy: which data should a vision-and-language model pretrain on?
 
-Importing the package makes MMF 1.0.0rc10 work on today's stack and registers
-every plugin component (datasets, trainer, models, zoo hooks) with MMF's
-registry, so MMF's own APIs and ``mmf_run`` can be used directly afterwards.
+Importing the package, or any of its subpackages that do not build MMF objects,
+changes nothing: no MMF import, no patch. ``activate()`` makes MMF 1.0.0rc10 work
+on today's stack (the compat shims) and registers the plugin's components with
+MMF's registry. The import hook installed with the package calls it on the first
+``import mmf``, and the MMF-facing entry points (``python -m mmf_domainstudy.run``,
+the in-process trainer builder, the tools that build models) call it themselves.
 """
-import sys
-
-from mmf_domainstudy import compat
-
 __version__ = "0.1.0"
-
-_ACTIVE = False
 
 
 def activate():
-    """Run the after-import shims and register the plugin's components, once."""
-    global _ACTIVE
-    if _ACTIVE:
-        return
-    _ACTIVE = True
-    compat.after_mmf()
-    from mmf_domainstudy import registration
-    from mmf_domainstudy.zoo import install_local_zoo_hooks
+    """Apply the compat shims around ``import mmf`` and register the plugin's components; idempotent."""
+    from mmf_domainstudy import activation
 
-    install_local_zoo_hooks()
-
-    registration.register_all()
-
-
-def _hook_is_loading_mmf():
-    bootstrap = sys.modules.get("mmf_domainstudy_bootstrap")
-    return bootstrap is not None and bootstrap.MMF_LOADING
-
-
-compat.before_mmf()
-if not _hook_is_loading_mmf():  # otherwise the hook activates us once mmf is loaded
-    import mmf  # noqa: E402,F401
-
-    activate()
+    activation.activate()

@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-import mmf_domainstudy  # noqa: F401
+import mmf_domainstudy
 from mmf_domainstudy.utils.cli_errors import bad_input_as_one_line
 
 
@@ -47,6 +47,7 @@ def _run_torchrun_process(opts):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     with bad_input_as_one_line():
+        mmf_domainstudy.activate()
         if launched_by_torchrun():
             _run_torchrun_process(argv)
             return

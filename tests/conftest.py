@@ -27,13 +27,16 @@ def fixture_data_dir(tmp_path_factory):
 
 
 def write_run_config(path, includes=(), **sections):
-    """A run config: `includes` (absolute paths, merged in order) then `sections` on top."""
-    content = dict(sections)
-    if includes:
-        content["includes"] = [os.path.abspath(p) for p in includes]
+    """``config=`` for a run: the files in ``includes`` overlaid in order, then ``sections`` (written to
+    ``path``) on top, as a comma-separated list: the command-line overlay a user types."""
     with open(path, "w") as handle:
-        yaml.safe_dump(content, handle, sort_keys=False)
-    return str(path)
+        yaml.safe_dump(dict(sections), handle, sort_keys=False)
+    return ",".join([os.path.abspath(p) for p in includes] + [str(path)])
+
+
+def installed_script(name):
+    """A console script of this venv (``mmf_run``, ``domainstudy-run``, ...), as a user runs it."""
+    return os.path.join(os.path.dirname(sys.executable), name)
 
 
 def mmf_env(data_dir, **extra):
@@ -50,15 +53,13 @@ def mmf_env(data_dir, **extra):
 
 
 def run_mmf(config, model, dataset, save_dir, data_dir, *overrides, launcher=None, check=True, timeout=600, env=None):
-    """Run `python -m mmf_domainstudy.run` (mmf_run's arguments) as a user would."""
-    launcher = launcher or [sys.executable, "-m", "mmf_domainstudy.run"]
-    args = launcher + [
-        f"config={config}",
-        f"model={model}",
-        f"dataset={dataset}",
-        f"env.save_dir={save_dir}",
-        *overrides,
-    ]
+    """Run the installed ``mmf_run`` console script as a user would; ``model``/``dataset`` None: the
+    config names them."""
+    launcher = launcher or [installed_script("mmf_run")]
+    args = launcher + [f"config={config}"]
+    args += [f"model={model}"] if model else []
+    args += [f"dataset={dataset}"] if dataset else []
+    args += [f"env.save_dir={save_dir}", *overrides]
     result = subprocess.run(
         args, cwd=REPO, env=env or mmf_env(data_dir), capture_output=True, text=True, timeout=timeout
     )

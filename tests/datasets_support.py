@@ -10,7 +10,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-import mmf_domainstudy  # noqa: F401  (activates the plugin: compat shims and registered builders)
+import mmf_domainstudy
+
+mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered components
+
 from mmf.common.registry import registry
 from mmf.utils.configuration import load_yaml
 from mmf_domainstudy.formats import read_imdb, write_imdb

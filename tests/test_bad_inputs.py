@@ -96,11 +96,13 @@ class BadRun:
 
 
 def typo_in_yaml(tmp_path, config, save, data_dir):
+    *overlaid, own = config.split(",")
     typo = tmp_path / "typo.yaml"
-    typo.write_text(Path(config).read_text().replace("max_updates: 3", "max_update: 3"))
-    assert typo.read_text() != Path(config).read_text()
-    return BadRun(config=str(typo), expect=(f"config {typo}", "sets training.max_update, which is not a config key",
-                                            "did you mean training.max_updates?", "fix or remove it"))
+    typo.write_text(Path(own).read_text().replace("max_updates: 3", "max_update: 3"))
+    assert typo.read_text() != Path(own).read_text()
+    typo_config = ",".join(overlaid + [str(typo)])
+    return BadRun(config=typo_config, expect=(f"config {typo_config}", "sets training.max_update, which is not a config key",
+                                              "did you mean training.max_updates?", "fix or remove it"))
 
 
 def truncated_checkpoint(tmp_path, config, save, data_dir):

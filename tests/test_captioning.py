@@ -14,7 +14,10 @@ import pytest
 import torch
 from nltk.translate.bleu_score import corpus_bleu as nltk_corpus_bleu
 
-import mmf_domainstudy  # noqa: F401  (makes rc10 importable, registers components)
+import mmf_domainstudy
+
+mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered components
+
 from mmf.common.registry import registry
 from mmf.common.sample import SampleList
 from mmf.datasets.databases.annotation_database import AnnotationDatabase

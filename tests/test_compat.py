@@ -9,6 +9,9 @@ import pytest
 import torch
 
 import mmf_domainstudy
+
+mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered components
+
 from mmf_domainstudy import compat
 from mmf_domainstudy.compat.hf_adamw import HFAdamW
 from tests.conftest import REPO
@@ -132,7 +135,7 @@ def test_vilbert_builds_from_config_without_pretrained_name():
     from mmf.common.registry import registry
     from omegaconf import OmegaConf
 
-    from mmf_domainstudy.compat.config_paths import BUNDLED_MMF_CONFIGS
+    from mmf_domainstudy.configs import BUNDLED_MMF_CONFIGS
 
     config = OmegaConf.load(os.path.join(BUNDLED_MMF_CONFIGS, "models", "vilbert", "defaults.yaml")).model_config.vilbert
     tiny = OmegaConf.load(os.path.join(REPO, "projects", "domain_study", "configs", "tiny.yaml")).model_config.vilbert

@@ -100,7 +100,7 @@ def test_bad_fraction_fails_before_loading(data_root, name, value):
 def test_len_coco_style_count(data_root):
     assert len(load_split("masked_vqa_p", data_root, source_num_samples=10)) == 10
     everything = len(load_split("masked_vqa_p", data_root))
-    assert len(load_split("masked_vqa_p", data_root, source_num_samples="null")) == everything
+    assert len(load_split("masked_vqa_p", data_root, source_num_samples=None)) == everything
     assert len(load_split("masked_vqa_p", data_root, source_num_samples=10, fraction=0.5)) == 5
     with pytest.raises(ValueError, match=r"dataset_config\.masked_vqa_p\.source_num_samples=10000 asks for more"):
         load_split("masked_vqa_p", data_root, source_num_samples=10000)

@@ -16,7 +16,10 @@ import os
 import pytest
 import torch
 
-import mmf_domainstudy  # noqa: F401  (before mmf: where no import hook is installed, e.g. a GPU box)
+import mmf_domainstudy
+
+mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered components
+
 from mmf.common.registry import registry
 
 from mmf_domainstudy.analysis.capture import AttentionCapture

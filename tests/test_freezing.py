@@ -14,6 +14,9 @@ import torch
 from omegaconf import OmegaConf
 
 import mmf_domainstudy
+
+mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered components
+
 from mmf.common.registry import registry
 from mmf.common.sample import Sample, SampleList
 from mmf.utils.build import build_model, build_optimizer

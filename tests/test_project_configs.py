@@ -5,9 +5,10 @@ file is a base included by some experiment, or an overlay a study spec composes
 (``overlays:``). Each experiment is built by MMF's own Configuration. The paper's
 experiments (``<model>/pretrain/<source>[_10|_50].yaml``,
 ``<model>/finetune/<task>[_frozen].yaml``) are also checked against the study's
-recipe and run for 2 updates with the tiny overlay on fixture data through
-``python -m mmf_domainstudy.run``; experiments on other data (the easy-vqa demo)
-run in their owners' tests, which have that data.
+recipe and run for 2 updates on fixture data through the installed ``mmf_run``
+console script, given only ``config=<experiment>,<tiny overlay>,<fixture overlay>``
+(the experiment names its model and dataset); experiments on other data (the easy-vqa
+demo) run in their owners' tests, which have that data.
 """
 import argparse
 import json
@@ -190,9 +191,8 @@ def expected_metrics(relative):
 
 @pytest.mark.parametrize("relative", PAPER_EXPERIMENTS)
 def test_paper_experiment_runs_two_updates_on_fixture_data(relative, tmp_path, data_root):
-    raw = resolved(relative)
     save = tmp_path / "save"
-    run_mmf(tiny_run_config(tmp_path, relative, data_root), raw.model, raw.datasets, save, data_root,
+    run_mmf(tiny_run_config(tmp_path, relative, data_root), None, None, save, data_root,
             "run_type=train_val", "training.max_updates=2")
     with open(save / "metrics.json") as handle:
         metrics = json.load(handle)

@@ -94,9 +94,10 @@ def test_pretrained_base_transfers_and_head_does_not(tmp_path, fixture_data_dir)
     pre_save = tmp_path / "pretrain"
     run_mmf(pretrain_config(tmp_path, "visual_bert"), "visual_bert", "masked_coco", pre_save, fixture_data_dir)
     config = vqa2_config(tmp_path, "visual_bert")
-    with open(config) as handle:
+    own_overlay = config.split(",")[-1]
+    with open(own_overlay) as handle:
         text = handle.read()
-    with open(config, "w") as handle:  # rc10 ignores mapping overrides on the command line
+    with open(own_overlay, "w") as handle:  # rc10 ignores mapping overrides on the command line
         handle.write(text + "checkpoint:\n  pretrained_state_mapping:\n    model.bert: model.bert\n")
     fine_save = tmp_path / "finetune"
     run_mmf(

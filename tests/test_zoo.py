@@ -16,7 +16,10 @@ import torch
 import yaml
 from omegaconf import OmegaConf
 
-import mmf_domainstudy  # noqa: F401  (makes rc10 importable)
+import mmf_domainstudy
+
+mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered components
+
 from mmf.models.vilbert import ViLBERT
 from mmf.models.visual_bert import VisualBERT
 from mmf.utils.configuration import load_yaml

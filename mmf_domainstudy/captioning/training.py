@@ -8,7 +8,7 @@ import yaml
 import mmf_domainstudy
 from mmf_domainstudy.captioning.caption_pairs import DATASET, caption_index
 from mmf_domainstudy.captioning.loading import MODEL
-from mmf_domainstudy.compat.config_paths import BUNDLED_MMF_CONFIGS
+from mmf_domainstudy.configs import BUNDLED_MMF_CONFIGS
 from mmf_domainstudy.formats.errors import DataFormatError
 from mmf_domainstudy.formats.feature_store import FeatureStore, check_annotations_against_store, read_feature_dim
 from mmf_domainstudy.formats.imdb import read_imdb

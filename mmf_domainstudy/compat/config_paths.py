@@ -1,24 +1,9 @@
-"""MMF's yaml configs, which the rc10 sdist does not ship (upstream issue #479).
-
-The project bundles its own under ``mmf_domainstudy/configs/mmf/`` with MMF's
-relative layout (``configs/models/visual_bert/pretrain.yaml`` is found at
-``mmf/models/visual_bert/pretrain.yaml``). Only yaml lookups are redirected;
-data paths resolve exactly as MMF resolves them.
-"""
+"""MMF's yaml lookups find the configs the rc10 sdist does not ship (see ``mmf_domainstudy/configs``)."""
 import os
 
+from mmf_domainstudy.configs import BUNDLED_MMF_CONFIGS, bundled_config_path
+
 from .registry import AFTER_MMF, shim
-
-BUNDLED_MMF_CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "mmf")
-
-
-def bundled_config_path(relative_path):
-    """Map MMF's ``configs/...`` path to the bundled copy, or None."""
-    parts = os.path.normpath(relative_path).split(os.sep)
-    if parts[0] != "configs":
-        return None
-    candidate = os.path.join(BUNDLED_MMF_CONFIGS, *parts[1:])
-    return candidate if os.path.isfile(candidate) else None
 
 
 def _mmf_ships_no_defaults():

@@ -10,11 +10,9 @@ those as one ``error:`` line.
 """
 import difflib
 
+from mmf_domainstudy.utils.errors import ConfigError
+
 from .registry import AFTER_MMF, shim
-
-
-class ConfigError(ValueError):
-    """A run's configuration names something that does not exist; the message says what to write."""
 
 
 # Keys of defaults.yaml under which any key is allowed; elsewhere defaults.yaml lists every key.
@@ -71,11 +69,47 @@ def _unknown_override(config, opts):
     return None
 
 
+def config_file_list(config_option):
+    """``config=a.yaml,b.yaml``: the files in merge order (each later one overlays the earlier)."""
+    if config_option is None:
+        return []
+    return [path.strip() for path in str(config_option).split(",") if path.strip()]
+
+
+def dataset_names(datasets):
+    return [name.strip() for name in str(datasets or "").split(",") if name.strip()]
+
+
+def _named_by_config_or_command_line(configuration, given, key, example):
+    """The model or datasets of a run: the command line's, else the config file's; they must agree.
+
+    rc10 reads both only from the command line, although every experiment config names them.
+    """
+    from omegaconf import OmegaConf
+
+    named = configuration._user_config.get(key) if configuration._user_config else None
+    if OmegaConf.is_list(named):
+        named = ",".join(named)
+    if given is None:
+        if not named:
+            raise ConfigError(f"no {key.rstrip('s')} given: the config does not name one; "
+                              f"add {example} to the command line")
+        return named
+    if named and dataset_names(given) != dataset_names(named):
+        raise ConfigError(
+            f"{key.rstrip('s')}={given} on the command line contradicts config {configuration.config_path}, "
+            f"which sets {key}: {named}; drop {key.rstrip('s')}= from the command line or use a config for {given}"
+        )
+    return given
+
+
 @shim(
     "clear_config_errors",
     AFTER_MMF,
     "rc10 warns about an unknown model or dataset and fails later on an unrelated error, ignores misspelled "
-    "yaml keys and reports misspelled command-line keys as a bare AttributeError",
+    "yaml keys and reports misspelled command-line keys as a bare AttributeError; it also reads model and "
+    "dataset only from the command line (now also from the config) and takes one config file (now "
+    "config=a.yaml,b.yaml overlays b on a)",
     detect=lambda: True,
 )
 def check_configs_up_front():
@@ -89,34 +123,35 @@ def check_configs_up_front():
     merge_with_dotlist = Configuration._merge_with_dotlist
 
     def _build_user_config(self, opts):
-        path = opts.config
-        try:
-            user_config = build_user_config(self, opts)
-        except FileNotFoundError as error:
-            raise ConfigError(f"config={path}: {error.filename} does not exist; fix the path") from error
-        if path is None:
-            return user_config
+        paths = config_file_list(opts.config)
+        self.config_path = opts.config
+        if not paths:
+            return build_user_config(self, opts)
+        user_config = OmegaConf.create()
+        for path in paths:
+            try:
+                user_config = OmegaConf.merge(user_config, configuration.load_yaml(path))
+            except FileNotFoundError as error:
+                raise ConfigError(f"config={path}: {error.filename} does not exist; fix the path") from error
         defaults = OmegaConf.to_container(self._default_config, resolve=False)
         for key, allowed in unknown_keys(OmegaConf.to_container(user_config, resolve=False), defaults):
             parent = key.rpartition(".")[0]
             raise ConfigError(
-                f"config {path} (or a file it includes) sets {key}, which is not a config key"
+                f"config {opts.config} (or a file it includes) sets {key}, which is not a config key"
                 f"{_did_you_mean(key.rpartition('.')[2], allowed, f'{parent}.' if parent else '')}; "
                 "rc10 would silently ignore it: fix or remove it"
             )
         return user_config
 
     def _build_model_config(self, config):
-        if config.model is None:
-            raise ConfigError("no model given; add model=<name> to the command line, e.g. model=visual_bert")
+        config.model = _named_by_config_or_command_line(self, config.model, "model", "model=visual_bert")
         _known("model", config.model, "model_name_mapping")
         return build_model_config(self, config)
 
     def _build_dataset_config(self, config):
-        names = [name.strip() for name in str(config.datasets or config.dataset or "").split(",") if name.strip()]
-        if not names:
-            raise ConfigError("no dataset given; add dataset=<name> to the command line, e.g. dataset=vqa2")
-        for name in names:
+        given = config.datasets or config.dataset
+        config.datasets = _named_by_config_or_command_line(self, given, "datasets", "dataset=vqa2")
+        for name in dataset_names(config.datasets):
             _known("dataset", name, "builder_name_mapping")
         return build_dataset_config(self, config)
 
@@ -147,12 +182,14 @@ def check_configs_up_front():
     detect=lambda: True,
 )
 def check_save_dir_before_logging():
-    import mmf_cli.run
+    import sys
+
+    from mmf.utils import build
     from mmf.utils.configuration import get_mmf_env
 
     from mmf_domainstudy.utils.atomic import check_writable_dir
 
-    build_config = mmf_cli.run.build_config
+    build_config = build.build_config
 
     def build_config_and_check_save_dir(configuration, *args, **kwargs):
         config = build_config(configuration, *args, **kwargs)
@@ -161,4 +198,10 @@ def check_save_dir_before_logging():
                 check_writable_dir(get_mmf_env(key=key), elsewhere=f"set env.{key} to a writable folder")
         return config
 
-    mmf_cli.run.build_config = build_config_and_check_save_dir
+    # mmf_cli.run binds build_config by name when it is imported; the stock `mmf_run` activates the
+    # plugin from inside that import (its `import mmf`), before the binding, so patching the source
+    # module suffices there. Rebind mmf_cli.run too only when it is already fully imported.
+    build.build_config = build_config_and_check_save_dir
+    cli_run = sys.modules.get("mmf_cli.run")
+    if getattr(cli_run, "build_config", None) is build_config:
+        cli_run.build_config = build_config_and_check_save_dir

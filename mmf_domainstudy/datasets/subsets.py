@@ -71,8 +71,6 @@ class SubsetOptions:
         self.fraction = dataset_option(config, "fraction")
         self.source_fraction = dataset_option(config, "source_fraction")
         self.source_num_samples = dataset_option(config, "source_num_samples")
-        if isinstance(self.source_num_samples, str) and self.source_num_samples.lower() in ("null", "none"):
-            self.source_num_samples = None  # `key=null` on rc10's command line stays a string
         self.seed = dataset_option(config, "subset_seed")
         _check_fraction(self.fraction, self.key("fraction"))
         _check_fraction(self.source_fraction, self.key("source_fraction"))

@@ -11,11 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from mmf_domainstudy.compat.config_paths import bundled_config_path
-
-
-class ConfigError(ValueError):
-    """A config file a run needs is missing or unreadable."""
+from mmf_domainstudy.configs import bundled_config_path
+from mmf_domainstudy.utils.errors import ConfigError
 
 
 def mmf_package_root():

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from mmf_domainstudy.study.config_digest import ConfigError, config_digest
+from mmf_domainstudy.study.config_digest import config_digest
+from mmf_domainstudy.utils.errors import ConfigError
 from mmf_domainstudy.study.spec import SpecError, fill, format_fraction
 
 STUDY_CONFIG = "study_config.yaml"

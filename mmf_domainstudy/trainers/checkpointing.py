@@ -8,7 +8,7 @@ from mmf.utils import checkpoint as mmf_checkpoint
 from mmf.utils.checkpoint import Checkpoint
 from mmf.utils.distributed import is_master
 
-from mmf_domainstudy.compat.input_checks import ConfigError
+from mmf_domainstudy.utils.errors import ConfigError
 from mmf_domainstudy.trainers.resume import STATE_KEY
 from mmf_domainstudy.utils.atomic import atomic_open, atomic_write_text
 from mmf_domainstudy.zoo.checkpoints import ARCHITECTURES, detect_architecture, load_checkpoint, strip_module_prefix

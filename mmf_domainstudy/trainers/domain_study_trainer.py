@@ -27,6 +27,8 @@ from mmf.utils.general import get_batch_size
 from mmf.utils.timer import Timer
 from tqdm import tqdm
 
+from mmf_domainstudy import compat
+from mmf_domainstudy.compat.scoped import SWAPS_USED, swapped
 from mmf_domainstudy.datasets.float16_features import float16_feature_reads
 from mmf_domainstudy.models import build_model_with_freezing
 from mmf_domainstudy.models.sparse_mlm import use_sparse_masked_lm_head
@@ -56,7 +58,17 @@ def _training_option(config, key, default):
 class DomainStudyTrainer(BaseTrainer):
     def load(self):
         self.final_metrics = {}
+        self.model_patches = []
         super().load()
+        self._log_patches_in_force()
+
+    def _log_patches_in_force(self):
+        """What the plugin changed in MMF for this run, in three lines at the top of the run's log."""
+        self.writer.write(f"Compat shims in force: {', '.join(compat.applied_shims())} "
+                          "(reasons: mmf_domainstudy.compat.describe_shims())")
+        swaps = ", ".join(f"{target} -> {replacement}" for target, replacement in SWAPS_USED.items())
+        self.writer.write(f"Scoped swaps while loading: {swaps}")
+        self.writer.write(f"Model patches: {'; '.join(self.model_patches)}")
 
     def load_datasets(self):
         with _seeded_shuffling(int(self.config.training.seed)), float16_feature_reads():
@@ -64,17 +76,16 @@ class DomainStudyTrainer(BaseTrainer):
 
     def load_model_and_optimizer(self):
         resolve_feature_dims(self.config)
-        with _swapped(base_trainer, "build_model", build_model_with_freezing):
+        with swapped(base_trainer, "build_model", build_model_with_freezing):
             super().load_model_and_optimizer()
-        if _training_option(self.config, "sparse_mlm_head", True):
-            if use_sparse_masked_lm_head(getattr(self.model, "module", self.model)):
-                self.writer.write("Masked-LM head scores labelled positions only (training.sparse_mlm_head)")
-        fused = _training_option(self.config, "fused_attention", self.device.type == "cuda")
         model = getattr(self.model, "module", self.model)
-        self.writer.write(apply_model_fast_paths(model, fused, self.config.training.get("compile")))
+        if _training_option(self.config, "sparse_mlm_head", True) and use_sparse_masked_lm_head(model):
+            self.model_patches.append("masked-LM head scores labelled positions only (training.sparse_mlm_head)")
+        fused = _training_option(self.config, "fused_attention", self.device.type == "cuda")
+        self.model_patches.append(apply_model_fast_paths(model, fused, self.config.training.get("compile")))
 
     def load_extras(self):
-        with _swapped(base_trainer, "Checkpoint", SafeCheckpoint):
+        with swapped(base_trainer, "Checkpoint", SafeCheckpoint):
             super().load_extras()
 
     def _set_device(self):
@@ -294,18 +305,7 @@ def _seeded_shuffling(seed):
             )
         return args
 
-    return _swapped(mmf_build, "_add_extra_args_for_dataloader", add_extra_args)
-
-
-@contextlib.contextmanager
-def _swapped(module, name, replacement):
-    """BaseTrainer calls some rc10 functions inline; use ours there, for that call only."""
-    original = getattr(module, name)
-    setattr(module, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(module, name, original)
+    return swapped(mmf_build, "_add_extra_args_for_dataloader", add_extra_args)
 
 
 def _rank():

@@ -21,6 +21,7 @@ from mmf.models.visual_bert import VisualBERT
 
 from mmf_domainstudy.datasets.float16_features import cast_float16_features
 from mmf_domainstudy.models.fast_attention import set_attention_path
+from mmf_domainstudy.utils.config_values import decode_boolean
 
 
 def apply_model_fast_paths(model, fused_attention, compile_option):
@@ -38,10 +39,9 @@ def apply_model_fast_paths(model, fused_attention, compile_option):
 
 def compile_backend(option):
     """``training.compile`` -> a torch.compile backend name, or None for no compilation."""
-    if option is None or option is False or (isinstance(option, str) and option.lower() == "false"):
-        return None
-    if option is True or (isinstance(option, str) and option.lower() == "true"):
-        return "inductor"
+    boolean = decode_boolean(option)
+    if option is None or boolean is not None:
+        return "inductor" if boolean else None
     if isinstance(option, str) and option:
         return option
     raise ValueError(f"training.compile={option!r}: set false, true (inductor) or a torch.compile backend name")

@@ -94,10 +94,3 @@ def atomic_write_text(path, text):
 def atomic_write_bytes(path, data):
     with atomic_open(path, "wb") as handle:
         handle.write(data)
-
-
-def atomic_torch_save(obj, path):
-    import torch
-
-    with atomic_open(path, "wb") as handle:
-        torch.save(obj, handle)

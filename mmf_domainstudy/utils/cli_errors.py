@@ -2,16 +2,18 @@
 
 Bad input is an error of the project's own clear-message types, or a ValueError
 raised by one of the project's checks. ``MMF_DOMAINSTUDY_TRACEBACK=1`` shows the
-traceback of every error.
+traceback of every error. The project's commands wrap their work in
+``bad_input_as_one_line()``; the stock ``mmf_run`` gets the same through
+``sys.excepthook`` (compat/one_line_errors.py).
 """
 import contextlib
 import os
 import sys
 
-from mmf_domainstudy.compat.input_checks import ConfigError
 from mmf_domainstudy.formats.errors import DataFormatError
 from mmf_domainstudy.text.pretrained import PretrainedSourceError
 from mmf_domainstudy.utils.atomic import WriteFailedError
+from mmf_domainstudy.utils.errors import ConfigError
 from mmf_domainstudy.zoo.errors import ZooError
 
 CLEAR_ERRORS = (ConfigError, DataFormatError, PretrainedSourceError, WriteFailedError, ZooError)
@@ -38,13 +40,19 @@ def one_line(error):
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+def exit_if_bad_input(error):
+    """Print ``error: ...`` and exit with status 2 if ``error`` is bad input (and tracebacks are not asked for)."""
+    if os.environ.get("MMF_DOMAINSTUDY_TRACEBACK") == "1" or not is_bad_input(error):
+        return
+    print(f"error: {one_line(error)}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
 @contextlib.contextmanager
 def bad_input_as_one_line():
     """Print bad input as ``error: ...`` on stderr and exit with status 2; let anything else through."""
     try:
         yield
     except Exception as error:
-        if os.environ.get("MMF_DOMAINSTUDY_TRACEBACK") == "1" or not is_bad_input(error):
-            raise
-        print(f"error: {one_line(error)}", file=sys.stderr, flush=True)
-        sys.exit(2)
+        exit_if_bad_input(error)
+        raise
