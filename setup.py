@@ -46,9 +46,18 @@ setup(
         "scipy",
     ],
     entry_points={
+        # One per command: tools/<name>.py runs the same main() from a checkout.
         "console_scripts": [
             "mmf_domainstudy_run = mmf_domainstudy.run:main",
             "domainstudy-run = mmf_domainstudy.study.cli:main",
+            "domainstudy-zoo = mmf_domainstudy.zoo.cli:main",
+            "domainstudy-attention-drift = mmf_domainstudy.analysis.cli.attention_drift:main",
+            "domainstudy-domain-similarity = mmf_domainstudy.analysis.cli.domain_similarity:main",
+            "domainstudy-extract-features = mmf_domainstudy.features.cli.extract_features:main",
+            "domainstudy-prepare-easy-vqa = mmf_domainstudy.features.cli.prepare_easy_vqa:main",
+            "domainstudy-prepare-demo-data = mmf_domainstudy.demo.cli:main",
+            "domainstudy-generate-captions = mmf_domainstudy.captioning.cli:main",
+            "domainstudy-make-subset = mmf_domainstudy.datasets.cli.make_subset:main",
         ]
     },
     cmdclass={"build_py": BuildWithImportHook},

@@ -51,7 +51,8 @@ from mmf.datasets.builders.coco.masked_dataset import MaskedCOCODataset
 from mmf.datasets.databases.readers import feature_readers
 from mmf.utils.configuration import load_yaml
 from omegaconf import OmegaConf
-from mmf_domainstudy.formats import FeatureStore, LMDBFeatureWriter
+from mmf_domainstudy.formats.feature_store import FeatureStore
+from mmf_domainstudy.formats.lmdb_store import LMDBFeatureWriter
 from mmf_domainstudy.formats.lmdb_store import lmdb_data_file, open_lmdb_readonly, read_keys, release_lmdb_readonly
 from synthetic_coco import write_synthetic_data
 

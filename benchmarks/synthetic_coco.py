@@ -13,7 +13,7 @@ DISTINCT_RECORDS = 8  # synthetic records cycle: contents do not matter for spee
 
 
 def write_annotations(root, feature_paths, seed=0):
-    from mmf_domainstudy.formats import write_imdb
+    from mmf_domainstudy.formats.imdb import write_imdb
 
     rng = np.random.RandomState(seed)
     base = os.path.join(root, "datasets", "coco", "defaults")
@@ -28,7 +28,7 @@ def write_annotations(root, feature_paths, seed=0):
 
 
 def write_synthetic_data(root, num_images):
-    from mmf_domainstudy.formats import LMDBFeatureWriter
+    from mmf_domainstudy.formats.lmdb_store import LMDBFeatureWriter
 
     rng = np.random.RandomState(0)
     pool = [
@@ -50,7 +50,7 @@ def write_synthetic_data(root, num_images):
 
 def link_real_store(root, lmdb_path, num_images):
     """Annotations over the real store's ids (cycled when it holds fewer); the store is linked in."""
-    from mmf_domainstudy.formats import FeatureStore
+    from mmf_domainstudy.formats.feature_store import FeatureStore
 
     keys = [key.decode() for key in FeatureStore(lmdb_path).keys()]
     store = write_annotations(root, [f"{keys[i % len(keys)]}.npy" for i in range(num_images)])

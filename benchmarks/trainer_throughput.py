@@ -22,7 +22,9 @@ import mmf_domainstudy
 
 mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered components
 
-from mmf_domainstudy.formats import LMDBFeatureWriter, write_imdb
+from mmf_domainstudy.formats.imdb import write_imdb
+
+from mmf_domainstudy.formats.lmdb_store import LMDBFeatureWriter
 from mmf_domainstudy.trainers.in_process import build_loaded_trainer
 
 SIZES = {

@@ -34,6 +34,14 @@ def write_run_config(path, includes=(), **sections):
     return ",".join([os.path.abspath(p) for p in includes] + [str(path)])
 
 
+def exit_status(main, argv):
+    """A command's exit status, whether its ``main`` returns it or exits with it (bad input: 2)."""
+    try:
+        return main(argv)
+    except SystemExit as exited:
+        return exited.code
+
+
 def installed_script(name):
     """A console script of this venv (``mmf_run``, ``domainstudy-run``, ...), as a user runs it."""
     return os.path.join(os.path.dirname(sys.executable), name)

@@ -16,7 +16,7 @@ mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered compone
 
 from mmf.common.registry import registry
 from mmf.utils.configuration import load_yaml
-from mmf_domainstudy.formats import read_imdb, write_imdb
+from mmf_domainstudy.formats.imdb import read_imdb, write_imdb
 
 # Where the fixture differs from MMF's layout: vqa2 has no test2015 split (MMF loads all three
 # splits); SNLI-VE's Flickr30k features are not at flickr30k/defaults/features/detectron.lmdb;

@@ -9,13 +9,13 @@ from mmf_domainstudy.analysis.domain_similarity import (
     fit_gaussian,
     frechet_distance,
     jensen_shannon_divergence,
-    spearman_correlation,
     text_domain_similarity,
     tokenize,
     unigram_counts,
     visual_domain_similarity,
     vocabulary_overlap,
 )
+from mmf_domainstudy.analysis.statistics import spearman_correlation
 
 
 def test_tokenize_lowercases_and_splits_on_non_alphanumerics():

@@ -25,7 +25,7 @@ from mmf.utils.configuration import load_yaml
 from mmf_domainstudy.analysis.capture import AttentionCapture
 from mmf_domainstudy.analysis.model_drift import measure_model_drift
 from mmf_domainstudy.analysis.param_drift import attention_weights
-from mmf_domainstudy.analysis.report import attention_drift_report
+from mmf_domainstudy.analysis.report import AttentionDriftRequest, attention_drift_report
 
 ARCHS = ("visual_bert", "vilbert")
 MODEL_CONFIGS = os.path.join(os.path.dirname(mmf_domainstudy.__file__), "configs", "mmf", "models")
@@ -281,8 +281,9 @@ def test_model_drift_stops_at_exactly_max_samples_and_counts_real_rows(tmp_path)
 def test_attention_drift_report_writes_the_measures_with_meta(tmp_path):
     checkpoint_a = save_model(tmp_path / "a.ckpt", tiny_model("vilbert", seed=3))
     checkpoint_b = save_model(tmp_path / "b.ckpt", perturbed(tiny_model("vilbert", seed=3), seed=6))
-    paths = attention_drift_report([sample_list(0)], builder("vilbert"), checkpoint_a, checkpoint_b,
-                                   tmp_path / "out", split="vqa2 val", heatmaps=False)
+    paths = attention_drift_report(AttentionDriftRequest(
+        batches=[sample_list(0)], build_model=builder("vilbert"), checkpoint_a=checkpoint_a,
+        checkpoint_b=checkpoint_b, out_dir=tmp_path / "out", data="vqa2 val", heatmaps=False))
     with open(paths["json"]) as handle:
         document = json.load(handle)
     assert document["meta"]["samples"] == BATCH and document["meta"]["data"] == "vqa2 val"

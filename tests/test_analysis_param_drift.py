@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmf_domainstudy.analysis.architecture import ATTENTION_WEIGHTS, parse_weight_key
-from mmf_domainstudy.analysis.checkpoints import load_checkpoint
+from mmf_domainstudy.analysis.checkpoints import load_weights_and_config
 from mmf_domainstudy.analysis.param_drift import parameter_drift, resolve_heads
 
 HIDDEN, HEADS = 8, 2
@@ -193,9 +193,9 @@ def test_load_checkpoint_accepts_mmf_bare_and_ddp_forms(tmp_path):
     config = mmf_config("visual_bert", num_attention_heads=2)
     torch.save({"model": state, "config": config, "optimizer": {}}, tmp_path / "mmf.ckpt")
     torch.save({"module." + k: v for k, v in state.items()}, tmp_path / "ddp.pth")
-    loaded, loaded_config = load_checkpoint(tmp_path / "mmf.ckpt")
+    loaded, loaded_config = load_weights_and_config(tmp_path / "mmf.ckpt")
     assert loaded_config == config and set(loaded) == set(state)
-    loaded, loaded_config = load_checkpoint(tmp_path / "ddp.pth")
+    loaded, loaded_config = load_weights_and_config(tmp_path / "ddp.pth")
     assert loaded_config is None and set(loaded) == set(state)
     assert all(torch.equal(loaded[k], state[k]) for k in state)
 
@@ -206,13 +206,13 @@ class NotWeights:
 
 def test_load_checkpoint_errors_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="missing.ckpt"):
-        load_checkpoint(tmp_path / "missing.ckpt")
+        load_weights_and_config(tmp_path / "missing.ckpt")
     torch.save({"model": NotWeights()}, tmp_path / "pickled.ckpt")
     with pytest.raises(ValueError, match="pickled.ckpt.*arbitrary unpickling"):
-        load_checkpoint(tmp_path / "pickled.ckpt")
+        load_weights_and_config(tmp_path / "pickled.ckpt")
     torch.save([torch.ones(1)], tmp_path / "list.ckpt")
     with pytest.raises(ValueError, match="list.ckpt.*neither a state_dict"):
-        load_checkpoint(tmp_path / "list.ckpt")
+        load_weights_and_config(tmp_path / "list.ckpt")
 
 
 def test_only_the_checkpoints_streams_are_reported_as_defaulted(caplog):

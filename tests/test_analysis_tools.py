@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mmf_domainstudy.formats.lmdb_store import LMDBFeatureWriter
+from tests.conftest import exit_status
 
 TOOLS = pathlib.Path(__file__).resolve().parents[1] / "tools"
 
@@ -79,7 +80,7 @@ def test_attention_drift_cli_heads_override_and_errors(tmp_path, capsys):
     torch.save(state, tmp_path / "bare.pth")
     # no saved config: MMF's defaults (8 heads) cannot split a 6-wide visual stream
     bare = str(tmp_path / "bare.pth")
-    assert attention_drift.main(["--a", bare, "--b", bare, "--out", str(tmp_path / "o")]) == 2
+    assert exit_status(attention_drift.main, ["--a", bare, "--b", bare, "--out", str(tmp_path / "o")]) == 2
     assert "--heads" in capsys.readouterr().err
     args = ["--a", bare, "--b", bare, "--out", str(tmp_path / "o"),
             "--heads", "layer=2", "--heads", "v_layer=3", "--heads", "c_layer=2", "--no-heatmaps"]
@@ -106,7 +107,7 @@ def test_domain_similarity_text_cli(tmp_path, capsys):
     assert printed["measures"]["target_token_coverage"] == 1.0
     assert set(printed["definitions"]) == set(printed["measures"])
     (tmp_path / "empty.txt").write_text("\n")
-    assert domain_similarity.main(["text", "--source", str(source), "--target", str(tmp_path / "empty.txt")]) == 2
+    assert exit_status(domain_similarity.main, ["text", "--source", str(source), "--target", str(tmp_path / "empty.txt")]) == 2
     assert "empty.txt" in capsys.readouterr().err
 
 
@@ -131,11 +132,11 @@ def test_domain_similarity_visual_cli_reads_lmdb_and_npy(tmp_path, capsys):
     assert measures["source_vectors"] == measures["target_vectors"] == 20
     assert domain_similarity.main(["visual", "--source", store, "--target", store, "--max-images", "2"]) == 0
     assert json.loads(capsys.readouterr().out)["measures"]["source_vectors"] == 10
-    assert domain_similarity.main(["visual", "--source", str(tmp_path / "source.txt"), "--target", array]) == 2
+    assert exit_status(domain_similarity.main, ["visual", "--source", str(tmp_path / "source.txt"), "--target", array]) == 2
     assert "source.txt" in capsys.readouterr().err
 
 
 def test_domain_similarity_spearman_cli(capsys):
     assert domain_similarity.main(["spearman", "--similarity", "1", "2", "3", "4", "--gains", "20", "10", "40", "30"]) == 0
     assert json.loads(capsys.readouterr().out)["measures"]["spearman_rho"] == pytest.approx(0.6)
-    assert domain_similarity.main(["spearman", "--similarity", "1", "2", "--gains", "1", "2"]) == 2
+    assert exit_status(domain_similarity.main, ["spearman", "--similarity", "1", "2", "--gains", "1", "2"]) == 2

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmf_domainstudy.study.plan import expand_study
-from mmf_domainstudy.study.rundir import read_done
-from mmf_domainstudy.study.spec import load_spec
-from mmf_domainstudy.zoo import export_run
+from mmf_domainstudy.study.run.plan import expand_study
+from mmf_domainstudy.study.run.rundir import read_done
+from mmf_domainstudy.study.run.spec import load_spec
+from mmf_domainstudy.zoo.export import export_run
 from mmf_domainstudy.zoo.archive import sha256_file
 from tests.conftest import REPO, mmf_env, run_mmf
 from tests.test_study_support import write_study
@@ -325,7 +325,7 @@ def test_sigterm_during_a_study_stops_it_resumably(tmp_path):
     arrives with one run finished and one mid-way, by condition, not by timing."""
     spec_path = write_study(tmp_path, seeds=(1,), modes=False)
     runs = {run.name: run for run in expand_study(load_spec(spec_path))}
-    finished, held = runs["pt-m1-a-p1.0"].run_dir, runs["pt-m1-b-p1.0"].run_dir
+    finished, held = runs["pt-m1-a-p1.0-s1"].run_dir, runs["pt-m1-b-p1.0-s1"].run_dir
     release = tmp_path / "release"
     env = dict(os.environ, PYTHONPATH=str(REPO), FAKE_STEPS="3", FAKE_HOLD=f"{held.name}={release}")
     command = [sys.executable, "tools/run_study.py", str(spec_path), "--jobs", "2", "--poll-interval", "0.1"]

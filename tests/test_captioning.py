@@ -21,24 +21,17 @@ mmf_domainstudy.activate()  # compat shims, MMF, the plugin's registered compone
 from mmf.common.registry import registry
 from mmf.common.sample import SampleList
 from mmf.datasets.databases.annotation_database import AnnotationDatabase
-from mmf_domainstudy.captioning import (
-    beam_search,
-    decode,
-    easy_vqa_caption,
-    easy_vqa_caption_samples,
-    evaluate_captioner,
-    generate_caption_file,
-    halves,
-    load_captioner,
-    provenance_path,
-    score_caption_files,
-    train_captioner,
-)
+from mmf_domainstudy.captioning.beam_search import beam_search, decode
 from mmf_domainstudy.captioning.caption_pairs import caption_index
-from mmf_domainstudy.captioning.easy_vqa import write_easy_vqa_captions
-from mmf_domainstudy.captioning.generate import partial_path
+from mmf_domainstudy.captioning.easy_vqa import (easy_vqa_caption, easy_vqa_caption_samples, halves,
+                                                 write_easy_vqa_captions)
+from mmf_domainstudy.captioning.generate import generate_caption_file, partial_path, provenance_path
+from mmf_domainstudy.captioning.loading import load_captioner
+from mmf_domainstudy.captioning.quality import evaluate_captioner, score_caption_files
+from mmf_domainstudy.captioning.training import train_captioner
 from mmf_domainstudy.captioning.metrics import caption_words, cider_d, cider_d_per_image, corpus_bleu
-from mmf_domainstudy.formats import LMDBFeatureWriter, read_imdb, write_imdb
+from mmf_domainstudy.formats.imdb import read_imdb, write_imdb
+from mmf_domainstudy.formats.lmdb_store import LMDBFeatureWriter
 from mmf_domainstudy.formats.errors import DataFormatError
 from mmf_domainstudy.zoo.archive import sha256_file
 

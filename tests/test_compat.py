@@ -229,7 +229,7 @@ def test_region_info_is_padded_and_capped_to_max_features(tmp_path):
     import numpy as np
     from mmf.datasets.databases.readers.feature_readers import LMDBFeatureReader
 
-    from mmf_domainstudy.formats import LMDBFeatureWriter
+    from mmf_domainstudy.formats.lmdb_store import LMDBFeatureWriter
 
     store = str(tmp_path / "f.lmdb")
     with LMDBFeatureWriter(store) as writer:

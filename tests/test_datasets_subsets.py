@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from mmf_domainstudy.datasets.subsets import count_for_fraction, ranking, select_indices, source_count
-from mmf_domainstudy.formats import read_imdb, read_jsonl
+from mmf_domainstudy.formats.imdb import read_imdb
+from mmf_domainstudy.formats.jsonl import read_jsonl
 from tests.conftest import REPO, mmf_env
 from tests.datasets_support import data_root, load_split  # noqa: F401  (data_root is a fixture)
 from tools import make_subset

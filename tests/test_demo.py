@@ -8,15 +8,16 @@ import os
 import pytest
 import yaml
 
-from mmf_domainstudy.demo import prepare_demo_data
+from mmf_domainstudy.demo.prepare import prepare_demo_data
 from mmf_domainstudy.demo.vocabulary import DEMO_VOCABULARY_SIZE, SPECIAL_TOKENS, demo_texts, write_demo_vocabulary
-from mmf_domainstudy.formats import DataFormatError, read_imdb
-from mmf_domainstudy.study.local import LocalExecutor
-from mmf_domainstudy.study.plan import expand_study, select_runs
-from mmf_domainstudy.study.report import write_report
-from mmf_domainstudy.study.rundir import read_done
-from mmf_domainstudy.study.runner import DONE, StudyRunner
-from mmf_domainstudy.study.spec import load_spec
+from mmf_domainstudy.formats.errors import DataFormatError
+from mmf_domainstudy.formats.imdb import read_imdb
+from mmf_domainstudy.study.run.local import LocalExecutor
+from mmf_domainstudy.study.run.plan import expand_study, select_runs
+from mmf_domainstudy.study.report.write import write_report
+from mmf_domainstudy.study.run.rundir import read_done
+from mmf_domainstudy.study.run.runner import DONE, StudyRunner
+from mmf_domainstudy.study.run.spec import load_spec
 from mmf_domainstudy.text.pretrained import load_bert_tokenizer
 from tests.conftest import REPO, mmf_env
 

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from mmf_domainstudy.features import extract_features, extract_from_source, load_backbone, read_feature_dim
+from mmf_domainstudy.features.backbones import load_backbone
+from mmf_domainstudy.features.extract import extract_features, extract_from_source
+from mmf_domainstudy.formats.feature_store import read_feature_dim
 from mmf_domainstudy.features.extract import grid_boxes
-from mmf_domainstudy.formats import DataFormatError, FeatureStore, read_feature_info
+from mmf_domainstudy.formats.errors import DataFormatError
+from mmf_domainstudy.formats.feature_store import FeatureStore, read_feature_info
 
 EASY_VQA_IMAGES = os.path.join(os.path.dirname(__import__("easy_vqa").__file__), "data", "train", "images")
 MILITARY_UNIFORM = 652  # ImageNet class of matplotlib's Grace Hopper photo
@@ -162,6 +165,8 @@ def test_extract_features_cli(tmp_path, monkeypatch, capsys):
     store = tmp_path / "cli.lmdb"
     argv = ["extract_features.py", str(folder), "--output", str(store), "--image-size", "32", "--no-cls-prob"]
     monkeypatch.setattr(sys, "argv", argv)
-    runpy.run_path(os.path.join(REPO, "tools", "extract_features.py"), run_name="__main__")
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(os.path.join(REPO, "tools", "extract_features.py"), run_name="__main__")
+    assert exited.value.code == 0
     assert "2 images extracted" in capsys.readouterr().out
     assert len(FeatureStore(store)) == 2 and read_feature_dim(store) == 1280

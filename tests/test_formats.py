@@ -8,21 +8,19 @@ import lmdb
 import numpy as np
 import pytest
 
-from mmf_domainstudy.formats import (
-    DataFormatError,
-    FeatureStore,
-    LMDBFeatureWriter,
-    check_annotations_against_store,
-    read_feature_dim,
-    read_imdb,
-    read_jsonl,
-    read_npy_features,
-    safe_loads,
-    write_feature_info,
-    write_imdb,
-    write_jsonl,
-    write_npy_features,
-)
+from mmf_domainstudy.formats.errors import DataFormatError
+
+from mmf_domainstudy.formats.feature_store import FeatureStore, check_annotations_against_store, read_feature_dim, write_feature_info
+
+from mmf_domainstudy.formats.imdb import read_imdb, write_imdb
+
+from mmf_domainstudy.formats.jsonl import read_jsonl, write_jsonl
+
+from mmf_domainstudy.formats.lmdb_store import LMDBFeatureWriter
+
+from mmf_domainstudy.formats.npy_features import read_npy_features, write_npy_features
+
+from mmf_domainstudy.formats.safe_pickle import safe_loads
 from mmf_domainstudy.formats.feature_store import feature_path_for_sample
 from mmf_domainstudy.formats.layout import DATA_DIR_ENV, default_data_dir
 from mmf_domainstudy.formats.lmdb_store import KEYS_KEY, release_lmdb_readonly

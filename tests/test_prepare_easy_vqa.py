@@ -6,14 +6,16 @@ import sys
 import numpy as np
 import pytest
 
-from mmf_domainstudy.features import easy_vqa_paths, extract, prepare_easy_vqa
+from mmf_domainstudy.features import extract
+from mmf_domainstudy.features.easy_vqa import easy_vqa_paths, prepare_easy_vqa
 from mmf_domainstudy.features.easy_vqa import (
     TEST_IMAGE_ID_OFFSET,
     TEST_QUESTION_ID_OFFSET,
     question_tokens,
     select_images,
 )
-from mmf_domainstudy.formats import FeatureStore, read_imdb
+from mmf_domainstudy.formats.feature_store import FeatureStore
+from mmf_domainstudy.formats.imdb import read_imdb
 from mmf_domainstudy.formats.layout import DATA_DIR_ENV
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -108,7 +110,9 @@ def test_cli_uses_the_data_dir_from_the_environment(tmp_path, monkeypatch, capsy
     requested_threads = []
     real_torch_threads = extract.torch_threads
     monkeypatch.setattr(extract, "torch_threads", lambda n: requested_threads.append(n) or real_torch_threads(n))
-    runpy.run_path(os.path.join(REPO, "tools", "prepare_easy_vqa.py"), run_name="__main__")
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(os.path.join(REPO, "tools", "prepare_easy_vqa.py"), run_name="__main__")
+    assert exited.value.code == 0
     assert "20 images extracted" in capsys.readouterr().out
     assert requested_threads == [1]
     store = FeatureStore(easy_vqa_paths(tmp_path)["features"])

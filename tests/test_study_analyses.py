@@ -19,16 +19,16 @@ import torch
 import yaml
 
 from mmf_domainstudy.analysis.domain_similarity import jensen_shannon_divergence, unigram_counts
-from mmf_domainstudy.formats import read_imdb
-from mmf_domainstudy.study.analysis_sections import DRIFT_KEYS, SIMILARITY_KEYS, read_csv_rows
+from mmf_domainstudy.formats.imdb import read_imdb
+from mmf_domainstudy.study.report.sections import DRIFT_KEYS, SIMILARITY_KEYS, read_csv_rows
 from mmf_domainstudy.study.cli import main
-from mmf_domainstudy.study.plan import expand_study
-from mmf_domainstudy.study.spec import load_spec
+from mmf_domainstudy.study.run.plan import expand_study
+from mmf_domainstudy.study.run.spec import load_spec
 from tests.conftest import REPO, TINY_OVERLAY, mmf_env
 from tests.test_study_mmf import FIXTURE_OVERLAY
 
 DRIFT_SAMPLES, REGIONS = 4, 30
-COCO_RUN = "ft-visual_bert-coco-p1.0-vqa2-finetuned-d1.0-s1"
+COCO_RUN = "ft-visual_bert-coco-p1.0-s1-vqa2-finetuned-d1.0-s1"
 DRIFT_MEASURES = ["param_l1", "param_angle_deg", "attn_l1", "attn_angle_deg", "cka_linear"]
 SIMILARITY_MEASURES = ["text_jsd", "vocab_jaccard", "target_token_coverage", "target_type_coverage", "visual_frechet"]
 COCO_TRAIN = "coco/defaults/annotations/imdb_karpathy_train_by_image.npy"
@@ -125,7 +125,7 @@ def test_similarity_needs_only_data_and_drift_waits_for_runs(finished):
     # after the runs: similarity's inputs are unchanged, so it is reused; vqa_p's run is still pending
     assert "similarity: up to date" in after["log"]
     assert (spec.output_dir / "analysis" / "similarity.csv").read_text() == before["similarity"]
-    assert "drift: skipped ft-visual_bert-vqa_p-p1.0-vqa2-finetuned-d1.0-s1: the finetuning run has not finished" \
+    assert "drift: skipped ft-visual_bert-vqa_p-p1.0-s1-vqa2-finetuned-d1.0-s1: the finetuning run has not finished" \
         in after["log"]
 
 

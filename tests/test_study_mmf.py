@@ -6,12 +6,12 @@ reaching the finetuning run.
 """
 import yaml
 
-from mmf_domainstudy.study.local import LocalExecutor
-from mmf_domainstudy.study.plan import expand_study, select_runs
-from mmf_domainstudy.study.report import write_report
-from mmf_domainstudy.study.rundir import read_done
-from mmf_domainstudy.study.runner import DONE, StudyRunner
-from mmf_domainstudy.study.spec import load_spec
+from mmf_domainstudy.study.run.local import LocalExecutor
+from mmf_domainstudy.study.run.plan import expand_study, select_runs
+from mmf_domainstudy.study.report.write import write_report
+from mmf_domainstudy.study.run.rundir import read_done
+from mmf_domainstudy.study.run.runner import DONE, StudyRunner
+from mmf_domainstudy.study.run.spec import load_spec
 from tests.conftest import REPO, TINY_OVERLAY, mmf_env
 from tests.fixtures.make_fixtures import VQA_ANSWERS
 from tests.test_trainer import VQA2_TEST_FROM_VAL
@@ -42,8 +42,8 @@ def test_real_runs_from_pretraining_to_the_report(tmp_path, fixture_data_dir, mo
     }, sort_keys=False))
     spec = load_spec(tmp_path / "study.yaml")
     runs = select_runs(expand_study(spec), "ft-*-finetuned-*")
-    assert [r.name for r in runs] == ["pt-visual_bert-coco-p1.0", "ft-visual_bert-none-vqa2-finetuned-d1.0-s1",
-                                      "ft-visual_bert-coco-p1.0-vqa2-finetuned-d1.0-s1"]
+    assert [r.name for r in runs] == ["pt-visual_bert-coco-p1.0-s1", "ft-visual_bert-none-vqa2-finetuned-d1.0-s1",
+                                      "ft-visual_bert-coco-p1.0-s1-vqa2-finetuned-d1.0-s1"]
     status = StudyRunner(spec, runs, LocalExecutor(), jobs=2, poll_interval=0.5).run()
     assert set(status.values()) == {DONE}, {r.name: (r.run_dir / "console.log").read_text()[-3000:] for r in runs}
     pretrain, baseline, finetune = runs

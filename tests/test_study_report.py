@@ -4,10 +4,10 @@ import csv
 import pytest
 
 from mmf_domainstudy.study.cli import main
-from mmf_domainstudy.study.plan import expand_study
-from mmf_domainstudy.study.report import write_report
-from mmf_domainstudy.study.rundir import write_json
-from mmf_domainstudy.study.spec import load_spec
+from mmf_domainstudy.study.run.plan import expand_study
+from mmf_domainstudy.study.report.write import write_report
+from mmf_domainstudy.study.run.rundir import write_json
+from mmf_domainstudy.study.run.spec import load_spec
 from tests.test_study_support import FAKE_RUN
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -65,7 +65,7 @@ def table_row(report_text, source, fraction):
 
 def test_table_shows_mean_std_over_seeds_and_difference_to_baseline(study):
     spec, runs = study
-    store_results(runs, skip={"ft-m1-c-p0.5-t1-frozen-d1.0-s2"})
+    store_results(runs, skip={"ft-m1-c-p0.5-s1-t1-frozen-d1.0-s2"})
     report = write_report(spec, runs)
     text = report.path.read_text()
     # columns: t1 finetuned, t1 frozen; seeds 1 and 2 -> mean +0.015, sample std 0.0071
@@ -80,14 +80,14 @@ def test_table_shows_mean_std_over_seeds_and_difference_to_baseline(study):
 
 def test_results_and_summary_csv_hold_every_run_and_cell(study):
     spec, runs = study
-    store_results(runs, skip={"ft-m1-a-p1.0-t1-finetuned-d0.1-s1"})
+    store_results(runs, skip={"ft-m1-a-p1.0-s1-t1-finetuned-d0.1-s1"})
     write_report(spec, runs)
     rows = list(csv.DictReader(open(spec.output_dir / "results.csv")))
     finetunes = [r for r in runs if r.kind == "finetune"]
     assert [row["run"] for row in rows] == [r.name for r in finetunes]
-    missing = next(row for row in rows if row["run"] == "ft-m1-a-p1.0-t1-finetuned-d0.1-s1")
+    missing = next(row for row in rows if row["run"] == "ft-m1-a-p1.0-s1-t1-finetuned-d0.1-s1")
     assert (missing["status"], missing["value"]) == ("pending", "")
-    done = next(row for row in rows if row["run"] == "ft-m1-b-p0.5-t1-frozen-d1.0-s2")
+    done = next(row for row in rows if row["run"] == "ft-m1-b-p0.5-s1-t1-frozen-d1.0-s2")
     assert (done["status"], float(done["value"]), done["metric"]) == ("done", pytest.approx(0.52), "d1/accuracy")
     summary = list(csv.DictReader(open(spec.output_dir / "summary.csv")))
     assert len(summary) == 2 * 2 * (1 + 3 * 2)  # fractions x modes x (baseline + sources x pretraining fractions)
@@ -152,15 +152,15 @@ def test_unusable_analysis_files_are_explained_in_the_report(tmp_path):
 def test_problems_name_missing_metrics_and_failures(study):
     spec, runs = study
     store_results(runs)
-    broken = next(r for r in runs if r.name == "ft-m1-a-p1.0-t1-frozen-d1.0-s1")
+    broken = next(r for r in runs if r.name == "ft-m1-a-p1.0-s1-t1-frozen-d1.0-s1")
     write_json(broken.run_dir / "done.json", {"metrics": {"val": {"d1/acc": 0.4}}})
-    failed = next(r for r in runs if r.name == "ft-m1-b-p1.0-t1-frozen-d1.0-s1")
+    failed = next(r for r in runs if r.name == "ft-m1-b-p1.0-s1-t1-frozen-d1.0-s1")
     (failed.run_dir / "done.json").unlink()
     write_json(failed.run_dir / "failed.json", {"reason": "the run exited with status 1", "log_tail": ""})
     text = write_report(spec, runs).path.read_text()
-    assert ("- ft-m1-a-p1.0-t1-frozen-d1.0-s1: 'd1/accuracy' is not in its val metrics (has: d1/acc); "
+    assert ("- ft-m1-a-p1.0-s1-t1-frozen-d1.0-s1: 'd1/accuracy' is not in its val metrics (has: d1/acc); "
             "fix finetune.tasks.t1.metric") in text
-    assert "- ft-m1-b-p1.0-t1-frozen-d1.0-s1 failed: the run exited with status 1" in text
+    assert "- ft-m1-b-p1.0-s1-t1-frozen-d1.0-s1 failed: the run exited with status 1" in text
 
 
 def test_report_only_rebuilds_from_stored_results(study, capsys):

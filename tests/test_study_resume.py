@@ -12,9 +12,9 @@ from collections import Counter
 
 import pytest
 
-from mmf_domainstudy.study.plan import expand_study
-from mmf_domainstudy.study.rundir import lease_held, read_done, read_json
-from mmf_domainstudy.study.spec import load_spec
+from mmf_domainstudy.study.run.plan import expand_study
+from mmf_domainstudy.study.run.rundir import lease_held, read_done, read_json
+from mmf_domainstudy.study.run.spec import load_spec
 from tests.test_study_support import REPO, executions, write_study
 
 DEADLINE_SECONDS = 300  # only so that a broken runner fails the test instead of hanging it
@@ -71,8 +71,8 @@ def kill_runs(tmp_path):
 def test_runner_killed_at_any_point_finishes_the_study_without_redoing_work(tmp_path):
     spec_path = write_study(tmp_path)
     runs = {r.name: r for r in expand_study(load_spec(spec_path))}
-    held_pretrain = runs["pt-m1-b-p1.0"]
-    held_finetune = runs["ft-m1-b-p1.0-t1-frozen-d1.0-s2"]
+    held_pretrain = runs["pt-m1-b-p1.0-s1"]
+    held_finetune = runs["ft-m1-b-p1.0-s1-t1-frozen-d1.0-s2"]
     release_pretrain, release_finetune = tmp_path / "release-pretrain", tmp_path / "release-finetune"
     env = dict(
         os.environ, PYTHONPATH=str(REPO), FAKE_EXECUTIONS=str(tmp_path / "executions.jsonl"), FAKE_STEPS="3",
@@ -100,11 +100,11 @@ def test_runner_killed_at_any_point_finishes_the_study_without_redoing_work(tmp_
                                                   if n.startswith("ft-")), runner, logs[1], "5 runs done")
         sigkill(runner)
         done_before_kill_2 = done()
-        assert "pt-m1-b-p1.0 is still running from an earlier runner; watching it" in logs[1].read_text()
+        assert "pt-m1-b-p1.0-s1 is still running from an earlier runner; watching it" in logs[1].read_text()
 
         # 3. Killed with its runs (a crashed machine) while a finetuning run is mid-way.
         runner = start_runner(spec_path, env, logs[2])
-        wait_for(lambda: "pt-m1-b-p1.0 is still running" in logs[2].read_text(), runner, logs[2], "adoption")
+        wait_for(lambda: "pt-m1-b-p1.0-s1 is still running" in logs[2].read_text(), runner, logs[2], "adoption")
         release_pretrain.touch()
         wait_for(lambda: step(held_finetune) == 1, runner, logs[2], "the held finetuning run's first step")
         sigkill(runner)
@@ -140,7 +140,7 @@ def test_runner_killed_at_any_point_finishes_the_study_without_redoing_work(tmp_
 def test_interrupting_the_runner_stops_its_runs_and_they_resume_later(tmp_path):
     spec_path = write_study(tmp_path, seeds=(1,), modes=False)
     runs = {r.name: r for r in expand_study(load_spec(spec_path))}
-    held = runs["pt-m1-b-p1.0"]
+    held = runs["pt-m1-b-p1.0-s1"]
     release = tmp_path / "release"
     env = dict(os.environ, PYTHONPATH=str(REPO), FAKE_EXECUTIONS=str(tmp_path / "executions.jsonl"),
                FAKE_STEPS="3", FAKE_HOLD=f"{held.run_dir.name}={release}")

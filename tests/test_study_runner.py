@@ -4,12 +4,12 @@ import json
 import pytest
 
 from mmf_domainstudy.study.cli import main
-from mmf_domainstudy.study.local import LocalExecutor
-from mmf_domainstudy.study.plan import expand_study, launch_command
-from mmf_domainstudy.study.rundir import (CONSOLE_LOG, finish_attempt, read_done, read_failed, read_json, run_progress,
+from mmf_domainstudy.study.run.local import LocalExecutor
+from mmf_domainstudy.study.run.plan import expand_study, launch_command
+from mmf_domainstudy.study.run.rundir import (CONSOLE_LOG, finish_attempt, read_done, read_failed, read_json, run_progress,
                                           start_attempt)
-from mmf_domainstudy.study.runner import BLOCKED, DONE, FAILED, StudyRunner, prepare_run
-from mmf_domainstudy.study.spec import load_spec
+from mmf_domainstudy.study.run.runner import BLOCKED, DONE, FAILED, StudyRunner, prepare_run
+from mmf_domainstudy.study.run.spec import load_spec
 from tests.test_study_support import executions, write_study
 
 
@@ -39,7 +39,7 @@ def test_runs_every_run_once_and_reuses_finished_ones(tmp_path, fake_env):
     assert started_runs(fake_env) == sorted(r.name for r in runs)
     by_name = {r.name: r for r in runs}
     # score = task config 0.5 + 0.01 * seed + bonus of the pretraining config (b: 0.2)
-    done = read_done(by_name["ft-m1-b-p1.0-t1-frozen-d1.0-s2"].run_dir)
+    done = read_done(by_name["ft-m1-b-p1.0-s1-t1-frozen-d1.0-s2"].run_dir)
     assert done["metrics"]["val"] == {"val/ds_t1/accuracy": pytest.approx(0.72)}
     assert done["axes"]["mode"] == "frozen" and "model_config.m1.freeze_base=True" in done["command"]
     assert read_done(by_name["ft-m1-none-t1-finetuned-d1.0-s1"].run_dir)["metrics"]["val"]["val/ds_t1/accuracy"] == \
@@ -65,11 +65,11 @@ def test_changing_one_config_reruns_exactly_the_runs_that_use_it(tmp_path, fake_
     # A comment or formatting change is not a change of the config.
     assert rerun_after(lambda: (configs / "finetune" / "t2.yaml").write_text("# tuned\nfake_score:   0.3\n")) == []
     assert rerun_after(lambda: (configs / "finetune" / "t2.yaml").write_text("fake_score: 0.35\n")) == sorted(
-        f"ft-m1-{up}-t2-{mode}-d1.0-s1" for up in ("none", "a-p1.0", "b-p1.0") for mode in ("finetuned", "frozen"))
+        f"ft-m1-{up}-t2-{mode}-d1.0-s1" for up in ("none", "a-p1.0-s1", "b-p1.0-s1") for mode in ("finetuned", "frozen"))
     # A pretraining config reruns its pretraining run and every run that starts from it.
     assert rerun_after(lambda: (configs / "pretrain" / "a.yaml").write_text(
         "includes:\n- ../base.yaml\nfake_bonus: 0.15\n")) == sorted(
-        ["pt-m1-a-p1.0"] + [f"ft-m1-a-p1.0-{t}-{m}-d1.0-s1" for t in ("t1", "t2") for m in ("finetuned", "frozen")])
+        ["pt-m1-a-p1.0-s1"] + [f"ft-m1-a-p1.0-s1-{t}-{m}-d1.0-s1" for t in ("t1", "t2") for m in ("finetuned", "frozen")])
     # A file included by both pretraining configs.
     assert len(rerun_after(lambda: (configs / "base.yaml").write_text("training:\n  max_updates: 4\n"))) == 2 + 8
     # The overlay is part of every run.
@@ -81,11 +81,11 @@ def test_a_failed_run_blocks_its_dependents_and_the_rest_goes_on(tmp_path, fake_
     monkeypatch.setenv("FAKE_FAIL", "pt-m1-a-*")
     runs, status = run_once(spec_path)
     by_name = {r.name: r for r in runs}
-    assert status["pt-m1-a-p1.0"] == FAILED
+    assert status["pt-m1-a-p1.0-s1"] == FAILED
     assert {n for n, s in status.items() if s == BLOCKED} == {r.name for r in runs if r.depends_on
-                                                              and r.depends_on.name == "pt-m1-a-p1.0"}
+                                                              and r.depends_on.name == "pt-m1-a-p1.0-s1"}
     assert sum(s == DONE for s in status.values()) == len(runs) - 1 - 4
-    failure = read_failed(by_name["pt-m1-a-p1.0"].run_dir)
+    failure = read_failed(by_name["pt-m1-a-p1.0-s1"].run_dir)
     assert failure["reason"] == "the run exited with status 3"
     assert "ValueError: fake failure for a test" in failure["log_tail"]
     assert "ValueError: fake failure for a test" in caplog.text  # reported with the log's tail
@@ -95,8 +95,8 @@ def test_a_failed_run_blocks_its_dependents_and_the_rest_goes_on(tmp_path, fake_
     _, status = run_once(spec_path)
     assert set(status.values()) == {DONE}
     assert started_runs(fake_env, since=before) == sorted(
-        ["pt-m1-a-p1.0"] + [r.name for r in runs if r.depends_on and r.depends_on.name == "pt-m1-a-p1.0"])
-    assert read_failed(by_name["pt-m1-a-p1.0"].run_dir) is None
+        ["pt-m1-a-p1.0-s1"] + [r.name for r in runs if r.depends_on and r.depends_on.name == "pt-m1-a-p1.0-s1"])
+    assert read_failed(by_name["pt-m1-a-p1.0-s1"].run_dir) is None
 
 
 def test_a_run_without_metrics_fails_with_the_reason(tmp_path, fake_env, monkeypatch):
@@ -154,18 +154,18 @@ def test_dry_run_lists_every_run_with_status_and_command(tmp_path, fake_env, mon
     monkeypatch.setenv("FAKE_FAIL", "pt-m1-a-*")
     run_once(spec_path)
     runs = {r.name: r for r in expand_study(load_spec(spec_path))}
-    (runs["ft-m1-b-p1.0-t1-frozen-d1.0-s1"].run_dir / "done.json").unlink()
-    (runs["ft-m1-b-p1.0-t1-frozen-d1.0-s1"].run_dir / "current.ckpt").write_text('{"step": 1}')
+    (runs["ft-m1-b-p1.0-s1-t1-frozen-d1.0-s1"].run_dir / "done.json").unlink()
+    (runs["ft-m1-b-p1.0-s1-t1-frozen-d1.0-s1"].run_dir / "current.ckpt").write_text('{"step": 1}')
     main([str(spec_path), "--dry-run"])
     plan = capsys.readouterr().out
     assert plan.splitlines()[0] == f"Study small: 8 runs (4 done, 1 failed, 2 blocked, 1 pending) in {tmp_path / 'out'}"
-    assert "[failed] pt-m1-a-p1.0\n" in plan
-    assert "[blocked] ft-m1-a-p1.0-t1-frozen-d1.0-s1\n" in plan
+    assert "[failed] pt-m1-a-p1.0-s1\n" in plan
+    assert "[blocked] ft-m1-a-p1.0-s1-t1-frozen-d1.0-s1\n" in plan
     assert "[done] ft-m1-none-t1-frozen-d1.0-s1\n" in plan
-    assert "[pending] ft-m1-b-p1.0-t1-frozen-d1.0-s1 (resumes from its checkpoint)\n" in plan
-    target = runs["ft-m1-b-p1.0-t1-frozen-d1.0-s1"]
-    line = plan.split("[pending] ft-m1-b-p1.0-t1-frozen-d1.0-s1")[1].splitlines()[1].strip()
-    pretrain_dir = runs["pt-m1-b-p1.0"].run_dir
+    assert "[pending] ft-m1-b-p1.0-s1-t1-frozen-d1.0-s1 (resumes from its checkpoint)\n" in plan
+    target = runs["ft-m1-b-p1.0-s1-t1-frozen-d1.0-s1"]
+    line = plan.split("[pending] ft-m1-b-p1.0-s1-t1-frozen-d1.0-s1")[1].splitlines()[1].strip()
+    pretrain_dir = runs["pt-m1-b-p1.0-s1"].run_dir
     assert line.split()[2:] == [
         f"config={target.run_dir}/study_config.yaml", "model=m1", "dataset=ds_t1", f"env.save_dir={target.run_dir}",
         "model_config.m1.freeze_base=True", "training.seed=1", f"checkpoint.resume_file={pretrain_dir}/m1_final.pth",
@@ -180,7 +180,7 @@ def test_torchrun_wraps_the_command_for_several_gpus():
 
 
 def test_a_second_runner_on_the_same_study_is_refused(tmp_path):
-    from mmf_domainstudy.study.runner import StudyBusy, runner_lock
+    from mmf_domainstudy.study.run.runner import StudyBusy, runner_lock
 
     with runner_lock(tmp_path):
         with pytest.raises(StudyBusy, match="another runner is working on"):

@@ -4,11 +4,11 @@ import os
 import pytest
 import yaml
 
-from mmf_domainstudy.study.plan import expand_study, select_runs
-from mmf_domainstudy.study.rundir import read_done, read_json
-from mmf_domainstudy.study.runner import DONE, StudyRunner, prepare_run
-from mmf_domainstudy.study.slurm import SubmititExecutor
-from mmf_domainstudy.study.spec import load_spec
+from mmf_domainstudy.study.run.plan import expand_study, select_runs
+from mmf_domainstudy.study.run.rundir import read_done, read_json
+from mmf_domainstudy.study.run.runner import DONE, StudyRunner, prepare_run
+from mmf_domainstudy.study.run.slurm import SubmititExecutor
+from mmf_domainstudy.study.run.spec import load_spec
 from tests.test_study_support import REPO, executions, study_yaml, write_configs
 
 SLURM_SECTION = {
@@ -57,7 +57,7 @@ def test_runs_go_through_submitit_jobs(tmp_path, monkeypatch):
     runs = select_runs(expand_study(spec), "ft-m1-a-*")
     executor = SubmititExecutor(spec.output_dir / "slurm", spec.slurm, "study-small", cluster="local")
     status = StudyRunner(spec, runs, executor, poll_interval=0.2).run()
-    assert status == {"pt-m1-a-p1.0": DONE, "ft-m1-a-p1.0-t1-finetuned-d1.0-s1": DONE}
+    assert status == {"pt-m1-a-p1.0-s1": DONE, "ft-m1-a-p1.0-s1-t1-finetuned-d1.0-s1": DONE}
     finetune = runs[1]
     assert read_done(finetune.run_dir)["metrics"]["val"] == {"val/ds_t1/accuracy": pytest.approx(0.5 + 0.01 + 0.1)}
     assert [e["run"] for e in executions(tmp_path / "executions.jsonl")] == [r.run_dir.name for r in runs]

@@ -1,12 +1,13 @@
 """Study specs: validation errors name the key and the fix; the shipped specs expand to the paper's grid."""
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 from tests.test_study_support import REPO, study_yaml, write_configs
 
-from mmf_domainstudy.study.plan import expand_study, select_runs
-from mmf_domainstudy.study.spec import SpecError, load_spec
+from mmf_domainstudy.study.run.plan import expand_study, select_runs
+from mmf_domainstudy.study.run.spec import SpecError, load_spec
 
 STUDIES = REPO / "projects" / "domain_study" / "studies"
 
@@ -33,7 +34,12 @@ BAD_SPECS = [
     (lambda s: s["finetune"]["tasks"]["t1"].pop("metric"), "'finetune.tasks.t1.metric' is missing"),
     (lambda s: s["finetune"].update(seeds=[1, 1]), "'finetune.seeds' must be a non-empty list of distinct"),
     (lambda s: s["finetune"].update(seeds=[0, 1]), "rc10 does not seed with 0"),
-    (lambda s: s["pretrain"].update(seed=0), "'pretrain.seed' must be an integer >= 1"),
+    (lambda s: s["pretrain"].update(seed=1), "'pretrain.seed' is not a known key"),  # it is seeds: [...]
+    (lambda s: s["pretrain"].update(seeds=[]), "'pretrain.seeds' must be a non-empty list of distinct"),
+    (lambda s: s["pretrain"].update(seeds=["1"]), "'pretrain.seeds' must be a non-empty list of distinct"),
+    (lambda s: s["pretrain"].update(seeds=[2, 2]), "'pretrain.seeds' must be a non-empty list of distinct"),
+    (lambda s: s["finetune"].update(seeds=[]), "'finetune.seeds' must be a non-empty list of distinct"),
+    (lambda s: s["finetune"].update(seeds=[1.5, 2]), "'finetune.seeds' must be a non-empty list of distinct"),
     (lambda s: s.update(overlays=["{model}.yaml"]), "'overlays[0]' uses {model}, which is not known here. "
                                                     "Available: none"),
     (lambda s: s["finetune"]["modes"].update(frozen=["freeze_base"]), "not an MMF override"),
@@ -76,15 +82,15 @@ def test_extends_merges_mappings_and_replaces_lists(tmp_path):
     child = tmp_path / "child.yaml"
     child.write_text("extends: study.yaml\nname: child\nfinetune:\n  seeds: [7]\n")
     spec = load_spec(child)
-    assert spec.name == "child" and spec.seeds == (7,)
-    assert spec.tasks == load_spec(base).tasks
+    assert spec.name == "child" and spec.finetune.seeds == (7,)
+    assert spec.finetune.tasks == load_spec(base).finetune.tasks
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in STUDIES.glob("*.yaml")))
 def test_shipped_specs_are_valid(name):
     spec = load_spec(STUDIES / name)
     assert spec.baseline is not None and spec.baseline.name == "none"
-    assert {"finetuned", "frozen"} <= set(spec.modes)
+    assert {"finetuned", "frozen"} <= set(spec.finetune.modes)
 
 
 def test_paper_spec_expands_to_the_papers_grid_over_the_project_configs(monkeypatch):
@@ -96,8 +102,8 @@ def test_paper_spec_expands_to_the_papers_grid_over_the_project_configs(monkeypa
     assert len(pretrains) == 2 * 5 * 3  # models x sources with data x fractions
     assert len(finetunes) == 2 * (1 + 5 * 3) * 4 * 2 * 2 * 3  # x upstreams x tasks x modes x fractions x seeds
     assert len({r.run_dir for r in runs}) == len(runs)
-    frozen = next(r for r in finetunes if r.name == "ft-vilbert-ccg-p0.5-mmimdb-frozen-d0.1-s3")
-    assert frozen.depends_on.name == "pt-vilbert-ccg-p0.5"
+    frozen = next(r for r in finetunes if r.name == "ft-vilbert-ccg-p0.5-s1-mmimdb-frozen-d0.1-s3")
+    assert frozen.depends_on.name == "pt-vilbert-ccg-p0.5-s1"
     assert frozen.config == "projects/domain_study/configs/vilbert/finetune/mmimdb.yaml"
     assert frozen.overrides == ("run_type=train_val", "model_config.vilbert.freeze_base=True",
                                 "dataset_config.mmimdb.fraction=0.1", "training.seed=3")
@@ -119,15 +125,15 @@ def test_paper_spec_agrees_with_the_project_configs(monkeypatch):
         config = load_yaml(str(REPO / path))
         assert (config.datasets, config.model) == (dataset, model), path
         if task is not None:
-            assert config.training.early_stop.criteria == spec.tasks[task].metric, path
+            assert config.training.early_stop.criteria == spec.finetune.tasks[task].metric, path
             assert dict(config.checkpoint.pretrained_state_mapping) == {"model.bert": "model.bert"}, path
 
 
 def test_paper_tiny_differs_from_paper_only_by_overlay_and_seeds(monkeypatch):
     monkeypatch.chdir(REPO)
     paper, tiny = load_spec(STUDIES / "paper.yaml"), load_spec(STUDIES / "paper_tiny.yaml")
-    assert tiny.overlays == ("projects/domain_study/configs/tiny.yaml",) and tiny.seeds == (1,)
-    assert (tiny.sources, tiny.tasks, tiny.modes) == (paper.sources, paper.tasks, paper.modes)
+    assert tiny.overlays == ("projects/domain_study/configs/tiny.yaml",) and tiny.finetune.seeds == (1,)
+    assert tiny.pretrain == paper.pretrain and tiny.finetune == dataclasses.replace(paper.finetune, seeds=(1,))
     tiny_runs = expand_study(tiny)
     assert len(tiny_runs) == 30 + 1536 // 3
     assert not {r.digest for r in tiny_runs} & {r.digest for r in expand_study(paper)}
@@ -136,6 +142,6 @@ def test_paper_tiny_differs_from_paper_only_by_overlay_and_seeds(monkeypatch):
 def test_only_selects_matching_runs_and_what_they_start_from(tmp_path):
     runs = expand_study(load_spec(spec_with(tmp_path, lambda s: None)))
     chosen = select_runs(runs, "ft-m1-a-*-frozen-*")
-    assert [r.name for r in chosen] == ["pt-m1-a-p1.0", "ft-m1-a-p1.0-t1-frozen-d1.0-s1",
-                                        "ft-m1-a-p1.0-t1-frozen-d1.0-s2"]
+    assert [r.name for r in chosen] == ["pt-m1-a-p1.0-s1", "ft-m1-a-p1.0-s1-t1-frozen-d1.0-s1",
+                                        "ft-m1-a-p1.0-s1-t1-frozen-d1.0-s2"]
     assert Path(chosen[1].run_dir).parent == tmp_path / "out" / "runs"

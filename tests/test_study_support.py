@@ -135,7 +135,7 @@ def executions(path):
 
 
 def test_fake_run_writes_what_the_runner_reads(tmp_path, monkeypatch):
-    from mmf_domainstudy.study.rundir import read_metrics
+    from mmf_domainstudy.study.run.rundir import read_metrics
 
     (tmp_path / "c.yaml").write_text("fake_score: 0.25\n")
     (tmp_path / "study_config.yaml").write_text(json.dumps({"includes": [str(tmp_path / "c.yaml")]}))

@@ -9,7 +9,8 @@ import os
 
 import torch
 
-from mmf_domainstudy.zoo import export_run, import_artifact
+from mmf_domainstudy.zoo.export import export_run
+from mmf_domainstudy.zoo.importer import import_artifact
 from mmf_domainstudy.zoo.local_zoo import ZOO_ENV, artifact_path, entry_sha256
 from mmf_domainstudy.zoo.materialize import BUILT_MARKER
 from tests.conftest import mmf_env, run_mmf

@@ -1,45 +1,8 @@
 #!/usr/bin/env python
-"""Write a seeded subset of an MMF annotation file (imdb .npy or .jsonl).
-
-The subset is exactly the one the plugin's builders keep for the same
-fraction/count and seed (``source_fraction``/``source_num_samples`` and
-``subset_seed`` in mmf_domainstudy/datasets/subsets.py), so a subset used on the
-fly can be shipped as a file, e.g. CC-small from CC-full:
-
-  python tools/make_subset.py $MMF_DATA_DIR/datasets/cc/defaults/annotations/train_all.npy \\
-      $MMF_DATA_DIR/datasets/cc/defaults/annotations/train_small.npy --fraction 0.1 --seed 0
-
-then ``dataset=masked_conceptual_captions`` with that file as its train annotations
-sees the same samples as ``dataset=masked_cc_small``. Subsets of one file with one
-seed are nested: the 10 % file is inside the 50 % file.
-"""
-import argparse
+"""``domainstudy-make-subset``: see ``--help``."""
 import sys
 
-from mmf_domainstudy.datasets.subsets import write_annotation_subset
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", help="annotation file to subsample (.npy imdb or .jsonl)")
-    parser.add_argument("output", help="file to write, with the source's extension")
-    size = parser.add_mutually_exclusive_group(required=True)
-    size.add_argument("--fraction", type=float, help="share of the samples to keep, in (0, 1]")
-    size.add_argument("--num-samples", type=int, help="number of samples to keep")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="selection seed, the builders' subset_seed [default: %(default)s]"
-    )
-    args = parser.parse_args(argv)
-    try:
-        kept, total = write_annotation_subset(
-            args.source, args.output, fraction=1.0 if args.fraction is None else args.fraction,
-            num_samples=args.num_samples, seed=args.seed,
-        )
-    except (ValueError, OSError) as error:
-        parser.exit(2, f"make_subset: error: {error}\n")
-    print(f"wrote {kept} of {total} samples to {args.output}")
-    return 0
-
+from mmf_domainstudy.datasets.cli.make_subset import main
 
 if __name__ == "__main__":
     sys.exit(main())

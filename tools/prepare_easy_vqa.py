@@ -1,53 +1,8 @@
 #!/usr/bin/env python
-"""Convert the easy-vqa PyPI dataset into MMF's VQA layout, features included.
+"""``domainstudy-prepare-easy-vqa``: see ``--help``."""
+import sys
 
-Writes under DATA_DIR/datasets/easy_vqa/defaults/:
-  annotations/imdb_{train,val,test}.npy, extras/vocabs/answers_easy_vqa.txt,
-  features/easy_vqa.lmdb (EfficientNet-Lite0 grid regions)
-val is every 10th easy-vqa train image, test is easy-vqa's test set. Rerunning
-is safe and cheap: stored features are kept and extraction resumes.
-
-Example (300 images: about 30 s on a busy 2-core machine):
-    python tools/prepare_easy_vqa.py --max-images 300 --image-size 160 --threads 1
-"""
-import argparse
-import logging
-
-from mmf_domainstudy.features import prepare_easy_vqa
-from mmf_domainstudy.features.cli import add_extraction_arguments, extraction_options
-from mmf_domainstudy.formats.layout import DATA_DIR_ENV, default_data_dir
-from mmf_domainstudy.utils.cli_errors import bad_input_as_one_line
-
-
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--data-dir",
-        default=default_data_dir(),
-        help=f"MMF data root (env.data_dir): ${DATA_DIR_ENV}, else ~/.cache/mmf_domainstudy/data "
-        "[now: %(default)s]",
-    )
-    parser.add_argument(
-        "--max-images",
-        type=int,
-        default=None,
-        help="use at most this many images in total, 80%% from easy-vqa's train set and 20%% from its "
-        "test set [default: all 5,000]",
-    )
-    add_extraction_arguments(parser)
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    with bad_input_as_one_line():
-        paths, summary = prepare_easy_vqa(args.data_dir, args.max_images, **extraction_options(args))
-    print(summary)
-    for split, path in paths["annotations"].items():
-        print(f"{split}: {path}")
-    print(f"answers: {paths['answers']}\nfeatures: {paths['features']}")
-
+from mmf_domainstudy.features.cli.prepare_easy_vqa import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,8 +8,7 @@ import os
 import torch
 import yaml
 
-from ..zoo.checkpoints import load_checkpoint as load_checkpoint_file
-from ..zoo.checkpoints import split_checkpoint, strip_module_prefix
+from ..zoo.checkpoints import load_checkpoint, split_checkpoint, strip_module_prefix
 
 RUN_CONFIG = "config.yaml"
 
@@ -20,7 +19,7 @@ def run_config_beside(path):
     return candidate if os.path.isfile(candidate) else None
 
 
-def load_checkpoint(path):
+def load_weights_and_config(path):
     """Return (state_dict of tensors, saved config or None) from an MMF checkpoint
     (``{"model": ..., "config": ...}``), a bare state dict, or a DDP save.
 
@@ -28,7 +27,7 @@ def load_checkpoint(path):
     ``config.yaml`` beside it, so that is read when the file embeds none.
     """
     path = os.fspath(path)
-    state_dict, config = split_checkpoint(load_checkpoint_file(path), path)
+    state_dict, config = split_checkpoint(load_checkpoint(path), path)
     beside = run_config_beside(path)
     if config is None and beside:
         with open(beside) as handle:

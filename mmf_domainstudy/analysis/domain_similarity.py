@@ -4,7 +4,6 @@ from collections import Counter
 
 import numpy as np
 import scipy.linalg
-import scipy.stats
 import torch
 
 from .moments import SecondMoments
@@ -133,18 +132,3 @@ def visual_domain_similarity(source_features, target_features, ridge=1e-6):
         "source_vectors": n_s,
         "target_vectors": n_t,
     }
-
-
-def spearman_correlation(similarity, gains):
-    """Spearman rho (and its p-value) between similarity values and transfer gains,
-    one entry per (source, task) pair."""
-    similarity, gains = np.asarray(similarity, np.float64), np.asarray(gains, np.float64)
-    if similarity.shape != gains.shape or similarity.ndim != 1:
-        raise ValueError(f"need two 1-d sequences of equal length, got shapes {similarity.shape} and {gains.shape}")
-    if similarity.size < 3:
-        raise ValueError(f"need at least 3 pairs for a rank correlation, got {similarity.size}")
-    for name, values in (("similarity", similarity), ("gains", gains)):
-        if np.all(values == values[0]):
-            raise ValueError(f"{name} values are all equal; a rank correlation is undefined")
-    result = scipy.stats.spearmanr(similarity, gains)
-    return {"spearman_rho": float(result.statistic), "p_value": float(result.pvalue), "pairs": int(similarity.size)}

@@ -10,8 +10,10 @@ this, the pretrained base copied into the task model.
 import argparse
 import contextlib
 import copy
+import dataclasses
 import io
 import logging
+from typing import Optional, Tuple
 
 import torch
 from mmf.common.registry import registry
@@ -21,15 +23,14 @@ from omegaconf import OmegaConf, open_dict
 
 from ..trainers.feature_dims import resolve_feature_dims
 from .architecture import heads_from_config
-from .checkpoints import load_checkpoint
-from .report import attention_drift_report, parameter_drift_report
+from .checkpoints import load_weights_and_config
+from .report import AttentionDriftRequest, attention_drift_report, parameter_drift_report
 
 logger = logging.getLogger(__name__)
 
 # The base MMF's VisualBERT and ViLBERT share, and the part finetuning carries over
 # (checkpoint.pretrained_state_mapping {model.bert: model.bert}).
 BASE_PREFIX = "model.bert."
-_REPORTED_KEPT = set()
 
 
 def compose_run_config(config_path, dataset, overrides=(), model=None):
@@ -68,12 +69,12 @@ def dataset_batches(config, dataset, split, seed, device):
         yield instance.prepare_batch(batch)
 
 
-def load_base_weights(model, state_dict, checkpoint):
+def load_base_weights(model, state_dict, checkpoint, note_kept_weights=True):
     """Load every weight of ``checkpoint`` the model has; the whole base must be there.
 
     Weights outside the base that the checkpoint lacks or shapes differently (a
     pretraining checkpoint has no task head) keep their initial values: attention is
-    computed inside the base only.
+    computed inside the base only. ``note_kept_weights`` logs how many.
     """
     own = model.state_dict()
     missing = [key for key in own if key.startswith(BASE_PREFIX) and key not in state_dict]
@@ -87,13 +88,12 @@ def load_base_weights(model, state_dict, checkpoint):
     loaded = {key: value for key, value in state_dict.items() if key in own and key not in mismatched}
     model.load_state_dict(loaded, strict=False)
     kept = sorted(set(own) - set(loaded))
-    if kept and checkpoint not in _REPORTED_KEPT:  # once per checkpoint: a study compares each with many runs
-        _REPORTED_KEPT.add(checkpoint)
+    if kept and note_kept_weights:
         logger.info("%s: %d weights outside the base keep their initial values (e.g. %s)", checkpoint, len(kept),
                     kept[0])
 
 
-def build_checkpoint_model(config, checkpoint, device):
+def build_checkpoint_model(config, checkpoint, device, note_kept_weights=True):
     """MMF's ``build_model`` on the run config's model, with the checkpoint's weights."""
     resolve_feature_dims(config)
     model_config = config.model_config[config.model]
@@ -101,8 +101,8 @@ def build_checkpoint_model(config, checkpoint, device):
         model_config.model = config.model
         model_config.bert_model_name = None  # the checkpoint replaces the initial weights: no download
     model = build_model(model_config)
-    state_dict, _ = load_checkpoint(checkpoint)
-    load_base_weights(model, state_dict, checkpoint)
+    state_dict, _ = load_weights_and_config(checkpoint)
+    load_base_weights(model, state_dict, checkpoint, note_kept_weights)
     return model.to(device)
 
 
@@ -116,21 +116,51 @@ def default_device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def dataset_drift_report(
-    checkpoint_a, checkpoint_b, config_path, dataset, out_dir, samples, split="val", batch_size=32, seed=0,
-    device=None, overrides=(), name_a=None, name_b=None, heatmaps=True,
-):
-    """Parameter drift, and attention-map drift and CKA on ``samples`` samples of
-    ``dataset``'s ``split``, for two checkpoints of one model; heads from the config."""
-    device = torch.device(device) if device else default_device()
-    loader_options = [f"training.batch_size={min(batch_size, samples)}", "training.num_workers=0"]
-    config = compose_run_config(config_path, dataset, loader_options + list(overrides))
-    heads = config_heads(config)
-    parameter = parameter_drift_report(checkpoint_a, checkpoint_b, out_dir, heads, name_a, name_b, heatmaps)
-    attention = attention_drift_report(
-        dataset_batches(config, dataset, split, seed, device),
-        lambda checkpoint: build_checkpoint_model(config, checkpoint, device),
-        checkpoint_a, checkpoint_b, out_dir, f"{dataset} {split}", samples, forward_without_losses,
-        name_a, name_b, heatmaps,
-    )
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DatasetDriftRequest:
+    """Parameter and attention-map drift of two checkpoints of one model on an MMF dataset."""
+
+    checkpoint_a: str  # reference, e.g. the pretrained base
+    checkpoint_b: str  # compared, e.g. the model finetuned from it
+    config_path: str  # a run's config.yaml or a study's study_config.yaml: builds data and model
+    dataset: str
+    out_dir: str
+    samples: int
+    split: str = "val"
+    batch_size: int = 32
+    seed: int = 0  # which samples (MMF shuffles the split)
+    device: Optional[str] = None  # default: cuda when available
+    overrides: Tuple[str, ...] = ()  # MMF options on top of the config, e.g. env.data_dir=...
+    name_a: Optional[str] = None
+    name_b: Optional[str] = None
+    heatmaps: bool = True
+    note_kept_weights: bool = True  # log how many of checkpoint_a's model weights keep their initial values
+
+
+def dataset_drift_report(request):
+    """Parameter drift, and attention-map drift and CKA on ``request.samples`` samples of the
+    dataset's split; head counts from the config."""
+    device = torch.device(request.device) if request.device else default_device()
+    loader_options = [f"training.batch_size={min(request.batch_size, request.samples)}", "training.num_workers=0"]
+    config = compose_run_config(request.config_path, request.dataset, loader_options + list(request.overrides))
+    parameter = parameter_drift_report(request.checkpoint_a, request.checkpoint_b, request.out_dir,
+                                       config_heads(config), request.name_a, request.name_b, request.heatmaps)
+
+    def build_model(checkpoint):
+        note = request.note_kept_weights or checkpoint != request.checkpoint_a
+        return build_checkpoint_model(config, checkpoint, device, note)
+
+    attention = attention_drift_report(AttentionDriftRequest(
+        batches=dataset_batches(config, request.dataset, request.split, request.seed, device),
+        build_model=build_model,
+        checkpoint_a=request.checkpoint_a,
+        checkpoint_b=request.checkpoint_b,
+        out_dir=request.out_dir,
+        data=f"{request.dataset} {request.split}",
+        max_samples=request.samples,
+        forward=forward_without_losses,
+        name_a=request.name_a,
+        name_b=request.name_b,
+        heatmaps=request.heatmaps,
+    ))
     return {"parameter": parameter, "attention": attention}

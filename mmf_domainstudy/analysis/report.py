@@ -1,15 +1,18 @@
 """End-to-end reports: checkpoints or data files in; CSV, JSON and heatmaps out."""
+import dataclasses
 import json
 import logging
 import os
+from typing import Callable, Iterable, Optional
 
 from ..utils.atomic import atomic_write_text
-from .checkpoints import load_checkpoint
+from .checkpoints import load_weights_and_config
 from .domain_inputs import iter_region_features, iter_text_lines
-from .domain_similarity import spearman_correlation, text_domain_similarity, visual_domain_similarity
+from .domain_similarity import text_domain_similarity, visual_domain_similarity
 from .measures import MEASURE_DEFINITIONS
 from .model_drift import call_model, measure_model_drift
 from .param_drift import attention_weights, parameter_drift, resolve_heads
+from .statistics import spearman_correlation
 from .writers import write_heatmaps, write_records_csv, write_records_json
 
 logger = logging.getLogger(__name__)
@@ -48,8 +51,8 @@ def write_report(out_dir, stem, records, meta, heatmaps=True):
 
 def parameter_drift_report(checkpoint_a, checkpoint_b, out_dir, heads=None, name_a=None, name_b=None, heatmaps=True):
     """Self-attention weight drift between two checkpoint files; works without MMF."""
-    state_a, config_a = load_checkpoint(checkpoint_a)
-    state_b, config_b = load_checkpoint(checkpoint_b)
+    state_a, config_a = load_weights_and_config(checkpoint_a)
+    state_b, config_b = load_weights_and_config(checkpoint_b)
     streams = {stream for stream, _, _ in attention_weights(state_a, checkpoint_a)}
     resolved = resolve_heads(config_a, config_b, heads, streams)
     records = parameter_drift(state_a, state_b, resolved)
@@ -57,14 +60,30 @@ def parameter_drift_report(checkpoint_a, checkpoint_b, out_dir, heads=None, name
     return write_report(out_dir, "parameter_drift", records, meta, heatmaps)
 
 
-def attention_drift_report(
-    batches, build_model, checkpoint_a, checkpoint_b, out_dir, split, max_samples=None,
-    forward=call_model, name_a=None, name_b=None, heatmaps=True,
-):
-    """Attention-map drift and CKA on ``batches`` (the dataloader plugs in here)."""
-    records, samples = measure_model_drift(batches, build_model, checkpoint_a, checkpoint_b, forward, max_samples)
-    meta = _meta(checkpoint_a, checkpoint_b, name_a, name_b, split, samples=samples)
-    return write_report(out_dir, "attention_drift", records, meta, heatmaps)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AttentionDriftRequest:
+    """Attention-map drift between two checkpoints of one model on the same batches."""
+
+    batches: Iterable  # model inputs; a data loader plugs in here
+    build_model: Callable  # checkpoint path -> model with its weights
+    checkpoint_a: str
+    checkpoint_b: str
+    out_dir: str
+    data: str  # what the batches are, for the report, e.g. "vqa2 val"
+    max_samples: Optional[int] = None
+    forward: Callable = call_model
+    name_a: Optional[str] = None
+    name_b: Optional[str] = None
+    heatmaps: bool = True
+
+
+def attention_drift_report(request):
+    """Attention-map drift and CKA of ``request``'s checkpoints on its batches; CSV, JSON, heatmaps."""
+    records, samples = measure_model_drift(request.batches, request.build_model, request.checkpoint_a,
+                                           request.checkpoint_b, request.forward, request.max_samples)
+    meta = _meta(request.checkpoint_a, request.checkpoint_b, request.name_a, request.name_b, request.data,
+                 samples=samples)
+    return write_report(request.out_dir, "attention_drift", records, meta, request.heatmaps)
 
 
 def _similarity_result(measures, inputs, out_path):

@@ -3,8 +3,6 @@
 Registered builders (``dataset=`` names): masked_coco, masked_vqa_p,
 masked_conceptual_captions (CC-full), masked_cc_small, masked_ccg, and rc10's
 vqa2, vizwiz, visual_entailment, mmimdb with a training ``fraction``. Options
-and their defaults: ``options.py``; bundled yaml under ``configs/mmf/datasets``.
+and their defaults: ``options.py``; bundled yaml under ``configs/mmf/datasets``;
+the commands are under ``cli/``.
 """
-from mmf_domainstudy.datasets.subsets import select_indices, write_annotation_subset
-
-__all__ = ["select_indices", "write_annotation_subset"]

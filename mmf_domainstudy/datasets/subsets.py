@@ -14,7 +14,8 @@ import os
 import random
 
 from mmf_domainstudy.datasets.options import dataset_option, option_key
-from mmf_domainstudy.formats import read_imdb, read_jsonl, write_imdb, write_jsonl
+from mmf_domainstudy.formats.imdb import read_imdb, write_imdb
+from mmf_domainstudy.formats.jsonl import read_jsonl, write_jsonl
 from mmf_domainstudy.formats.errors import DataFormatError
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,8 @@ from mmf_domainstudy.demo.textures import write_textures
 from mmf_domainstudy.demo.vocabulary import demo_texts, write_demo_vocabulary
 from mmf_domainstudy.features.easy_vqa import easy_vqa_paths, prepare_easy_vqa
 from mmf_domainstudy.features.extract import extract_features
-from mmf_domainstudy.formats import read_imdb, write_imdb, write_jsonl
+from mmf_domainstudy.formats.imdb import read_imdb, write_imdb
+from mmf_domainstudy.formats.jsonl import write_jsonl
 from mmf_domainstudy.formats.layout import annotations_dir, features_dir
 
 logger = logging.getLogger(__name__)

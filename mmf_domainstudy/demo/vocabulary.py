@@ -10,7 +10,11 @@ all the pieces it chose), only with smaller ids. The vocabulary is padded with
 import json
 import os
 
-from mmf_domainstudy.formats import DataFormatError, read_imdb, read_jsonl
+from mmf_domainstudy.formats.errors import DataFormatError
+
+from mmf_domainstudy.formats.imdb import read_imdb
+
+from mmf_domainstudy.formats.jsonl import read_jsonl
 from mmf_domainstudy.utils.atomic import atomic_write_text
 
 DEMO_VOCABULARY_SIZE = 1024  # model_config.*.vocab_size in projects/domain_study/configs/demo/cpu.yaml

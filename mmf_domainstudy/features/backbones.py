@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-DEFAULT_BACKBONE = "efficientnet-lite0"
+from mmf_domainstudy.features import DEFAULT_BACKBONE
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

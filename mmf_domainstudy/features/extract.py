@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mmf_domainstudy.features.backbones import DEFAULT_BACKBONE, load_backbone
+from mmf_domainstudy.features import DEFAULT_BACKBONE
+from mmf_domainstudy.features.backbones import load_backbone
 from mmf_domainstudy.features.images import find_images
 from mmf_domainstudy.formats.errors import DataFormatError
 from mmf_domainstudy.formats.feature_store import read_feature_info, write_feature_info

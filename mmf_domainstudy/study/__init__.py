@@ -1,7 +1,10 @@
-"""Studies: a yaml grid of MMF runs, run resumably (locally or on SLURM), and the paper-style report."""
-from mmf_domainstudy.study.plan import expand_study, select_runs
-from mmf_domainstudy.study.report import write_report
-from mmf_domainstudy.study.runner import StudyRunner, describe_plan
-from mmf_domainstudy.study.spec import SpecError, load_spec
+"""Studies: a yaml grid of MMF runs and the paper-style report, in three rooms.
 
-__all__ = ["SpecError", "StudyRunner", "describe_plan", "expand_study", "load_spec", "select_runs", "write_report"]
+- ``run/``: the spec, the plan (spec -> runs), run folders, the runner and its executors
+  (local subprocesses, SLURM through submitit);
+- ``analyses/``: attention drift and domain similarity over finished runs and data;
+- ``report/``: results read back from run folders, tables, plots, report.md.
+
+The report reads run folders only (``run/rundir.py``), never the runner. Nothing here
+imports MMF or torch until an analysis runs; ``domainstudy-run`` is ``study/cli.py``.
+"""

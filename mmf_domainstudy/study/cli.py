@@ -1,18 +1,19 @@
-"""``domainstudy-run SPEC``: run a study's grid of MMF runs and write its report."""
+"""``domainstudy-run SPEC`` (``tools/run_study.py``): run a study's grid of MMF runs and write its report.
+
+    domainstudy-run projects/domain_study/studies/demo.yaml --dry-run
+    domainstudy-run projects/domain_study/studies/paper.yaml --executor slurm
+    domainstudy-run projects/domain_study/studies/paper.yaml --report-only
+    domainstudy-run projects/domain_study/studies/demo.yaml --analyses-only   # drift, similarity
+
+The spec's runs, analyses and report are imported only when they are needed: ``--help``,
+``--dry-run`` and ``--report-only`` import neither torch nor MMF.
+"""
 import argparse
 import logging
 import signal
 import sys
 
-from tqdm.contrib.logging import logging_redirect_tqdm
-
-from mmf_domainstudy.study.analyses import run_analyses
-from mmf_domainstudy.study.local import LocalExecutor
-from mmf_domainstudy.study.plan import expand_study, select_runs
-from mmf_domainstudy.study.report import write_report
-from mmf_domainstudy.study.runner import DONE, StudyBusy, StudyRunner, describe_plan, runner_lock
-from mmf_domainstudy.study.slurm import SubmititExecutor
-from mmf_domainstudy.study.spec import SpecError, load_spec
+from mmf_domainstudy.utils.cli_errors import bad_input_as_one_line
 
 logger = logging.getLogger("mmf_domainstudy.study")
 
@@ -50,7 +51,11 @@ def build_parser():
 
 def make_executor(name, spec, jobs=1):
     if name == "local":
+        from mmf_domainstudy.study.run.local import LocalExecutor
+
         return LocalExecutor(jobs)
+    from mmf_domainstudy.study.run.slurm import SubmititExecutor
+
     cluster = "slurm" if name == "slurm" else "local"
     return SubmititExecutor(spec.output_dir / "slurm", spec.slurm, f"study-{spec.name}", cluster=cluster)
 
@@ -60,20 +65,27 @@ def _raise_interrupt(signum, frame):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
-        sys.exit("error: --jobs must be at least 1")
+        parser.error("--jobs must be at least 1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     try:
-        with logging_redirect_tqdm():
+        with bad_input_as_one_line(), logging_redirect_tqdm():
             return _main(args)
-    except (SpecError, StudyBusy) as error:
-        sys.exit(f"error: {error}")
     except KeyboardInterrupt:
         sys.exit(130)
 
 
 def _main(args):
+    from mmf_domainstudy.study.report.write import write_report
+    from mmf_domainstudy.study.run.plan import expand_study, select_runs
+    from mmf_domainstudy.study.run.rundir import DONE
+    from mmf_domainstudy.study.run.runner import StudyRunner, describe_plan, runner_lock
+    from mmf_domainstudy.study.run.spec import SpecError, load_spec
+
     spec = load_spec(args.spec)
     runs = expand_study(spec)
     selected = select_runs(runs, args.only) if args.only else runs
@@ -93,6 +105,8 @@ def _main(args):
             if not args.analyses_only:
                 executor = make_executor(args.executor, spec, jobs or 1)
                 statuses = StudyRunner(spec, selected, executor, jobs, poll_interval).run()
+            from mmf_domainstudy.study.analyses.run_analyses import run_analyses
+
             run_analyses(spec, runs)
     report = write_report(spec, runs)
     print(report.main_table)

@@ -12,6 +12,8 @@ import importlib.util
 import os
 import socket
 
+from mmf_domainstudy.utils.errors import BadInput
+
 BERT_UNCASED = "bert-base-uncased"
 BERT_UNCASED_VOCAB_MD5 = "64800d5d8528ce344256daf115d4965e"
 HUB_HOST = ("huggingface.co", 443)
@@ -25,7 +27,7 @@ WEIGHTS_FOLDER = (
 TOKENIZER_FOLDER = (("vocab.txt", "tokenizer.json"),)
 
 
-class PretrainedSourceError(OSError):
+class PretrainedSourceError(BadInput, OSError):
     pass
 
 

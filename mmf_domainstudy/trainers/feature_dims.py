@@ -10,7 +10,9 @@ import os
 
 from omegaconf import open_dict
 
-from mmf_domainstudy.formats import DataFormatError, FeatureStore, read_feature_info
+from mmf_domainstudy.formats.errors import DataFormatError
+
+from mmf_domainstudy.formats.feature_store import FeatureStore, read_feature_info
 
 # model name -> {model config key: what of the store it must equal}
 FEATURE_KEYS = {

@@ -4,13 +4,15 @@ import errno
 import os
 import tempfile
 
+from mmf_domainstudy.utils.errors import BadInput
+
 # Why a write can fail that the user must fix, and the fix.
 _NO_ROOM = {errno.ENOSPC: "free space on that disk", errno.EDQUOT: "free space within your disk quota",
             errno.EFBIG: "raise the file-size limit (ulimit -f)"}
 _NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
-class WriteFailedError(OSError):
+class WriteFailedError(BadInput, OSError):
     """A file could not be written (disk full, read-only, no permission); the message names the fix."""
 
 

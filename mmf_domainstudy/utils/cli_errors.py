@@ -1,8 +1,9 @@
 """Bad input as one ``error:`` line (exit status 2); a bug still shows its traceback.
 
-Bad input is an error of the project's own clear-message types, or a ValueError
-raised by one of the project's checks. ``MMF_DOMAINSTUDY_TRACEBACK=1`` shows the
-traceback of every error. The project's commands wrap their work in
+Bad input is a ``BadInput`` (the project's clear-message errors, utils/errors.py), or
+a ValueError raised by a ``raise`` statement of the project's own checks.
+``MMF_DOMAINSTUDY_TRACEBACK=1`` shows the traceback of every error. The project's
+commands wrap their work in
 ``bad_input_as_one_line()``; the stock ``mmf_run`` gets the same through
 ``sys.excepthook`` (compat/one_line_errors.py).
 """
@@ -10,13 +11,8 @@ import contextlib
 import os
 import sys
 
-from mmf_domainstudy.formats.errors import DataFormatError
-from mmf_domainstudy.text.pretrained import PretrainedSourceError
-from mmf_domainstudy.utils.atomic import WriteFailedError
-from mmf_domainstudy.utils.errors import ConfigError
-from mmf_domainstudy.zoo.errors import ZooError
+from mmf_domainstudy.utils.errors import BadInput
 
-CLEAR_ERRORS = (ConfigError, DataFormatError, PretrainedSourceError, WriteFailedError, ZooError)
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -30,7 +26,7 @@ def _raised_by_our_check(error):
 
 
 def is_bad_input(error):
-    return isinstance(error, CLEAR_ERRORS) or (isinstance(error, ValueError) and _raised_by_our_check(error))
+    return isinstance(error, BadInput) or (isinstance(error, ValueError) and _raised_by_our_check(error))
 
 
 def one_line(error):

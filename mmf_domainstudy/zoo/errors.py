@@ -1,11 +1,12 @@
 """Errors of the local zoo: each message names the file or key at fault and the fix.
 
-All derive from ``ZooError`` (a ``ValueError``: the input is bad, not the code), so a
+All derive from ``ZooError`` (a ``BadInput``: the input is bad, not the code), so a
 CLI can report any of them as one line without a traceback.
 """
+from mmf_domainstudy.utils.errors import BadInput
 
 
-class ZooError(ValueError):
+class ZooError(BadInput, ValueError):
     """Bad zoo input: a run dir, key, zoo yaml, artifact or checkpoint."""
 
 

@@ -34,11 +34,14 @@ ATTEMPT = "attempt.json"
 LEASE = "lease.lock"
 EXIT_CODE = "exit_code"
 METRICS = "metrics.json"
-DONE = "done.json"
-FAILED = "failed.json"
+DONE_JSON = "done.json"
+FAILED_JSON = "failed.json"
 CHECKPOINT = "current.ckpt"  # rc10's resume checkpoint
 ATTEMPT_HEADER = "====="
 _TRAINING_PROGRESS = re.compile(r"update (?P<update>\d+)/(?P<total>\d+) loss (?P<loss>\S+)")
+
+# Where a run stands (stored_status): the runner's and the report's one vocabulary.
+DONE, RUNNING, PENDING, FAILED, BLOCKED = "done", "running", "pending", "failed", "blocked"
 
 # Runs the command, then records its exit status atomically; it is the process that outlives a runner.
 _RECORD_EXIT_STATUS = '"$@"; code=$?; echo "$code" > "$0.tmp" && mv "$0.tmp" "$0"; exit "$code"'
@@ -63,11 +66,11 @@ def write_json(path, content):
 
 
 def read_done(run_dir):
-    return read_json(Path(run_dir) / DONE)
+    return read_json(Path(run_dir) / DONE_JSON)
 
 
 def read_failed(run_dir):
-    return read_json(Path(run_dir) / FAILED)
+    return read_json(Path(run_dir) / FAILED_JSON)
 
 
 def read_metrics(run_dir):
@@ -161,7 +164,7 @@ def child_environment(extra=None):
 
 def clear_outcome(run_dir):
     """Forget the previous attempt's exit status and failure before a new attempt."""
-    for stale in (EXIT_CODE, FAILED):
+    for stale in (EXIT_CODE, FAILED_JSON):
         (Path(run_dir) / stale).unlink(missing_ok=True)
 
 
@@ -208,7 +211,7 @@ def start_attempt(run_dir, extra_env=None):
 def attempt_ended(run_dir):
     """An attempt recorded its exit status but no runner recorded its outcome yet."""
     run_dir = Path(run_dir)
-    return (run_dir / EXIT_CODE).exists() and not (run_dir / DONE).exists() and not (run_dir / FAILED).exists()
+    return (run_dir / EXIT_CODE).exists() and not (run_dir / DONE_JSON).exists() and not (run_dir / FAILED_JSON).exists()
 
 
 def _read_exit_code(run_dir):
@@ -233,16 +236,16 @@ def finish_attempt(run_dir):
         if record.get("checkpoint") and not Path(record["checkpoint"]).exists():
             raise OutcomeError(f"the run wrote no {record['checkpoint']}, which its finetuning runs start from")
     except OutcomeError as error:
-        write_json(run_dir / FAILED, {"name": record["name"], "reason": str(error), "exit_code": code,
+        write_json(run_dir / FAILED_JSON, {"name": record["name"], "reason": str(error), "exit_code": code,
                                       "log_tail": log_tail(run_dir), "failed_at": time.time()})
-        return "failed"
+        return FAILED
     finished = time.time()
-    write_json(run_dir / DONE, {
+    write_json(run_dir / DONE_JSON, {
         "name": record["name"], "digest": record["digest"], "kind": record["kind"], "axes": record["axes"],
         "metrics": metrics, "command": attempt.get("command"), "started_at": attempt.get("started_at"),
         "finished_at": finished, "duration_s": finished - attempt.get("started_at", finished),
     })
-    return "done"
+    return DONE
 
 
 def run_attempt(run_dir):
@@ -250,3 +253,16 @@ def run_attempt(run_dir):
     process = start_attempt(run_dir)
     process.wait()
     return finish_attempt(run_dir)
+
+
+def stored_status(run, statuses):
+    """Where a run stands on disk: done, running, failed, blocked (its upstream failed) or pending."""
+    if read_done(run.run_dir):
+        return DONE
+    if lease_held(run.run_dir):
+        return RUNNING
+    if read_failed(run.run_dir):
+        return FAILED
+    if run.depends_on is not None and statuses.get(run.depends_on.name) in (FAILED, BLOCKED):
+        return BLOCKED
+    return PENDING

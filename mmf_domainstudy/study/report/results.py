@@ -6,8 +6,7 @@ any time, including while a study is running.
 import dataclasses
 import statistics
 
-from mmf_domainstudy.study.rundir import read_done, read_failed, split_metric
-from mmf_domainstudy.study.runner import BLOCKED, DONE, FAILED, stored_status
+from mmf_domainstudy.study.run.rundir import BLOCKED, DONE, FAILED, read_done, read_failed, split_metric, stored_status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,6 +17,7 @@ class Result:
     model: str
     source: str
     pretrain_fraction: object  # float, or None for the baseline
+    pretrain_seed: object  # int, or None for the baseline
     task: str
     mode: str
     fraction: float
@@ -48,22 +48,23 @@ def collect_results(spec, runs):
         status = statuses[run.name] = stored_status(run, statuses)
         if run.kind != "finetune":
             continue
-        metric = spec.tasks[run.axes["task"]].metric
+        metric = spec.finetune.tasks[run.axes["task"]].metric
         value = None
         if status == DONE:
             metrics = read_done(run.run_dir)["metrics"]
-            value = split_metric(metrics, spec.report_split, metric)
+            value = split_metric(metrics, spec.report.split, metric)
             if value is None:
-                names = ", ".join(sorted(metrics.get(spec.report_split, {}))) or "none"
-                problems.append(f"{run.name}: '{metric}' is not in its {spec.report_split} metrics "
+                names = ", ".join(sorted(metrics.get(spec.report.split, {}))) or "none"
+                problems.append(f"{run.name}: '{metric}' is not in its {spec.report.split} metrics "
                                 f"(has: {names}); fix finetune.tasks.{run.axes['task']}.metric")
         elif status == FAILED:
             problems.append(f"{run.name} failed: {read_failed(run.run_dir)['reason']}")
         elif status == BLOCKED:
             problems.append(f"{run.name} is blocked: {run.depends_on.name} failed")
         axes = run.axes
-        results.append(Result(run.name, axes["model"], axes["source"], axes["pretrain_fraction"], axes["task"],
-                              axes["mode"], axes["fraction"], axes["seed"], status, metric, value, str(run.run_dir)))
+        results.append(Result(run.name, axes["model"], axes["source"], axes["pretrain_fraction"], axes["pretrain_seed"],
+                              axes["task"], axes["mode"], axes["fraction"], axes["seed"], status, metric, value,
+                              str(run.run_dir)))
     return results, problems
 
 
@@ -84,9 +85,9 @@ def table_rows(spec):
     """(source, pretraining fraction) rows in spec order, the baseline first."""
     baseline = spec.baseline
     rows = [(baseline.name, None)] if baseline else []
-    for source in spec.sources.values():
+    for source in spec.pretrain.sources.values():
         if not source.is_baseline:
-            rows.extend((source.name, fraction) for fraction in spec.pretrain_fractions)
+            rows.extend((source.name, fraction) for fraction in spec.pretrain.fractions)
     return rows
 
 
@@ -102,12 +103,12 @@ def gain(spec, cells, model, source, pretrain_fraction, task, mode, fraction):
 
 def best_gains(spec, cells):
     """(model, source, task, mode) -> gain at the source's largest fraction, on the full downstream data."""
-    pretrain_fraction, fraction = max(spec.pretrain_fractions), max(spec.finetune_fractions)
+    pretrain_fraction, fraction = max(spec.pretrain.fractions), max(spec.finetune.fractions)
     gains = {}
     for model in spec.models:
-        for source in spec.sources.values():
-            for task in spec.tasks:
-                for mode in spec.modes:
+        for source in spec.pretrain.sources.values():
+            for task in spec.finetune.tasks:
+                for mode in spec.finetune.modes:
                     value = gain(spec, cells, model, source.name, pretrain_fraction, task, mode, fraction)
                     if value is not None:
                         gains[(model, source.name, task, mode)] = value

@@ -1,9 +1,9 @@
 """Command-line options shared by every tool that runs a backbone over images.
 
-One definition keeps ``tools/extract_features.py`` and ``tools/prepare_easy_vqa.py``
+One definition keeps ``domainstudy-extract-features`` and ``domainstudy-prepare-easy-vqa``
 agreeing on names, defaults and help text.
 """
-from mmf_domainstudy.features.backbones import DEFAULT_BACKBONE
+from mmf_domainstudy.features import DEFAULT_BACKBONE
 
 
 def add_extraction_arguments(parser):

@@ -18,12 +18,12 @@ import math
 import statistics
 from pathlib import Path
 
-from mmf_domainstudy.analysis.mmf_inputs import dataset_drift_report
+from mmf_domainstudy.analysis.mmf_inputs import DatasetDriftRequest, dataset_drift_report
 from mmf_domainstudy.analysis.writers import write_stream_heatmap
-from mmf_domainstudy.study.analysis_inputs import RUN_CONFIG, file_stamp
-from mmf_domainstudy.study.plan import final_checkpoint_path
-from mmf_domainstudy.study.report import csv_text
-from mmf_domainstudy.study.rundir import read_done, read_json, write_json
+from mmf_domainstudy.study.analyses.inputs import RUN_CONFIG, file_stamp
+from mmf_domainstudy.study.run.plan import final_checkpoint_path
+from mmf_domainstudy.utils.tables import csv_text
+from mmf_domainstudy.study.run.rundir import read_done, read_json, write_json
 from mmf_domainstudy.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -71,12 +71,14 @@ def _read_report(path):
     return json.loads(Path(path).read_text())
 
 
-def compute_run_drift(run, inputs, folder):
+def compute_run_drift(run, inputs, folder, note_kept_weights=True):
     """Measure one run's drift into ``folder``; return its stored result."""
-    reports = dataset_drift_report(
-        inputs["pretrained"]["path"], inputs["finetuned"]["path"], inputs["config"]["path"], run.dataset, folder,
-        inputs["samples"], SPLIT, seed=SEED, name_a=run.depends_on.name, name_b=run.name, heatmaps=False,
-    )
+    reports = dataset_drift_report(DatasetDriftRequest(
+        checkpoint_a=inputs["pretrained"]["path"], checkpoint_b=inputs["finetuned"]["path"],
+        config_path=inputs["config"]["path"], dataset=run.dataset, out_dir=folder, samples=inputs["samples"],
+        split=SPLIT, seed=SEED, name_a=run.depends_on.name, name_b=run.name, heatmaps=False,
+        note_kept_weights=note_kept_weights,
+    ))
     attention = _read_report(reports["attention"]["json"])
     records = _read_report(reports["parameter"]["json"])["records"] + attention["records"]
     samples = attention["meta"]["samples"]
@@ -89,8 +91,12 @@ def compute_run_drift(run, inputs, folder):
     return result
 
 
-def run_drift(spec, run, out):
-    """A run's stored drift, computed first when missing or stale; None when it cannot be."""
+def run_drift(spec, run, out, noted_checkpoints):
+    """A run's stored drift, computed first when missing or stale; None when it cannot be.
+
+    ``noted_checkpoints``: pretraining checkpoints whose kept-initial-weights note was already
+    logged (a study compares each with many runs); this adds the one it measures.
+    """
     inputs, reason = drift_inputs(spec, run)
     if inputs is None:
         logger.info("drift: skipped %s: %s", run.name, reason)
@@ -101,8 +107,11 @@ def run_drift(spec, run, out):
         return stored
     logger.info("drift: measuring %s against %s on %d %s samples", run.name, run.depends_on.name,
                 inputs["samples"], run.dataset)
+    pretrained = inputs["pretrained"]["path"]
+    note = pretrained not in noted_checkpoints
+    noted_checkpoints.add(pretrained)
     try:
-        return compute_run_drift(run, inputs, folder)
+        return compute_run_drift(run, inputs, folder, note)
     except ValueError as error:
         logger.error("drift: %s failed: %s", run.name, error)
         return None
@@ -110,7 +119,7 @@ def run_drift(spec, run, out):
 
 def summary_rows(spec, measured):
     """One row per (model, source, task, mode), mean over seeds, at the gain's fractions."""
-    pretrain_fraction, fraction = max(spec.pretrain_fractions), max(spec.finetune_fractions)
+    pretrain_fraction, fraction = max(spec.pretrain.fractions), max(spec.finetune.fractions)
     groups = {}
     for run, result in measured:
         axes = run.axes
@@ -124,9 +133,9 @@ def write_drift(spec, runs):
     """Measure every finished finetuning run with a pretraining source; write the tables."""
     out = spec.output_dir / "analysis" / "drift"
     pairs = [run for run in runs if run.kind == "finetune" and run.depends_on is not None]
-    measured = []
+    measured, noted_checkpoints = [], set()
     for run in pairs:
-        result = run_drift(spec, run, out)
+        result = run_drift(spec, run, out, noted_checkpoints)
         if result:
             measured.append((run, result))
     if not measured:

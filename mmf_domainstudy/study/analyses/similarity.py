@@ -23,9 +23,9 @@ from mmf_domainstudy.analysis.domain_similarity import (
 )
 from mmf_domainstudy.analysis.measures import MEASURE_DEFINITIONS
 from mmf_domainstudy.formats.lmdb_store import lmdb_data_file
-from mmf_domainstudy.study.analysis_inputs import file_stamp, planned_config, train_inputs
-from mmf_domainstudy.study.report import csv_text
-from mmf_domainstudy.study.rundir import read_json, write_json
+from mmf_domainstudy.study.analyses.inputs import file_stamp, planned_config, train_inputs
+from mmf_domainstudy.utils.tables import csv_text
+from mmf_domainstudy.study.run.rundir import read_json, write_json
 from mmf_domainstudy.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from mmf_domainstudy.study.config_digest import config_digest
+from mmf_domainstudy.study.run.config_digest import config_digest
 from mmf_domainstudy.utils.errors import ConfigError
-from mmf_domainstudy.study.spec import SpecError, fill, format_fraction
+from mmf_domainstudy.study.run.spec import SpecError, fill, format_fraction
 
 STUDY_CONFIG = "study_config.yaml"
 
@@ -28,7 +28,7 @@ class Run:
     config: str  # as the spec names it
     overlays: tuple
     overrides: tuple  # what MMF gets after config/model/dataset, in order
-    axes: dict  # model, source, pretrain_fraction, task, mode, fraction, seed
+    axes: dict  # model, source, pretrain_fraction, pretrain_seed, task, mode, fraction, seed
     depends_on: Optional["Run"]
     digest: str
     run_dir: Path
@@ -113,57 +113,63 @@ def _make_run(spec, cache, name, kind, config, config_key, overrides, axes, data
     )
 
 
-def _pretrain_run(spec, cache, model, source, fraction):
-    fields = dict(model=model, source=source.name, dataset=source.dataset,
-                  fraction=format_fraction(fraction), seed=spec.pretrain_seed)
+def _pretrain_run(spec, cache, model, source, fraction, seed):
+    fields = dict(model=model, source=source.name, dataset=source.dataset, fraction=format_fraction(fraction),
+                  seed=seed)
     overrides = [fill(o, **fields) for o in spec.overrides + source.overrides]
-    if spec.pretrain_fraction_override:
-        overrides.append(fill(spec.pretrain_fraction_override, **fields))
-    overrides.append(f"training.seed={spec.pretrain_seed}")
+    if spec.pretrain.fraction_override:
+        overrides.append(fill(spec.pretrain.fraction_override, **fields))
+    overrides.append(f"training.seed={seed}")
     config_key = f"pretrain.sources.{source.name}.config" if source.config else "pretrain.config"
-    config = fill(source.config or spec.pretrain_config, model=model, source=source.name)
-    axes = dict(model=model, source=source.name, pretrain_fraction=fraction, task=None, mode=None,
-                fraction=None, seed=spec.pretrain_seed)
-    name = f"pt-{model}-{source.name}-p{format_fraction(fraction)}"
+    config = fill(source.config or spec.pretrain.config, model=model, source=source.name)
+    axes = dict(model=model, source=source.name, pretrain_fraction=fraction, pretrain_seed=seed, task=None,
+                mode=None, fraction=None, seed=seed)
+    name = f"pt-{model}-{source.name}-p{format_fraction(fraction)}-s{seed}"
     return _make_run(spec, cache, name, "pretrain", config, config_key, overrides, axes, source.dataset, None)
 
 
 def _finetune_run(spec, cache, model, source, pretrain, task, mode, fraction, seed):
     fields = dict(model=model, source=source.name, task=task.name, dataset=task.dataset, mode=mode,
                   fraction=format_fraction(fraction), seed=seed)
-    overrides = [fill(o, **fields) for o in spec.overrides + task.overrides + spec.modes[mode]]
-    if spec.finetune_fraction_override:
-        overrides.append(fill(spec.finetune_fraction_override, **fields))
+    overrides = [fill(o, **fields) for o in spec.overrides + task.overrides + spec.finetune.modes[mode]]
+    if spec.finetune.fraction_override:
+        overrides.append(fill(spec.finetune.fraction_override, **fields))
     overrides.append(f"training.seed={seed}")
     config_key = f"finetune.tasks.{task.name}.config" if task.config else "finetune.config"
-    config = fill(task.config or spec.finetune_config, model=model, task=task.name)
+    config = fill(task.config or spec.finetune.config, model=model, task=task.name)
     pretrain_fraction = pretrain.axes["pretrain_fraction"] if pretrain else None
-    axes = dict(model=model, source=source.name, pretrain_fraction=pretrain_fraction, task=task.name, mode=mode,
-                fraction=fraction, seed=seed)
-    upstream = source.name if pretrain is None else f"{source.name}-p{format_fraction(pretrain_fraction)}"
+    pretrain_seed = pretrain.axes["pretrain_seed"] if pretrain else None
+    axes = dict(model=model, source=source.name, pretrain_fraction=pretrain_fraction, pretrain_seed=pretrain_seed,
+                task=task.name, mode=mode, fraction=fraction, seed=seed)
+    upstream = source.name if pretrain is None else pretrain.name[len(f"pt-{model}-"):]
     name = f"ft-{model}-{upstream}-{task.name}-{mode}-d{format_fraction(fraction)}-s{seed}"
     return _make_run(spec, cache, name, "finetune", config, config_key, overrides, axes, task.dataset, pretrain)
 
 
 def expand_study(spec):
-    """Every run of the grid: pretraining runs first, each once, then the finetuning runs."""
+    """Every run of the grid: pretraining runs first, each once, then the finetuning runs.
+
+    A finetuning run exists per (pretraining run it starts from, finetuning seed): with
+    several pretraining seeds a table cell holds every such pair.
+    """
     cache = {}
     pretrains, finetunes = [], []
     for model in spec.models:
         upstreams = []
-        for source in spec.sources.values():
+        for source in spec.pretrain.sources.values():
             if source.is_baseline:
                 upstreams.append((source, None))
                 continue
-            for fraction in spec.pretrain_fractions:
-                run = _pretrain_run(spec, cache, model, source, fraction)
-                pretrains.append(run)
-                upstreams.append((source, run))
+            for fraction in spec.pretrain.fractions:
+                for pretrain_seed in spec.pretrain.seeds:
+                    run = _pretrain_run(spec, cache, model, source, fraction, pretrain_seed)
+                    pretrains.append(run)
+                    upstreams.append((source, run))
         for source, pretrain in upstreams:
-            for task in spec.tasks.values():
-                for mode in spec.modes:
-                    for fraction in spec.finetune_fractions:
-                        for seed in spec.seeds:
+            for task in spec.finetune.tasks.values():
+                for mode in spec.finetune.modes:
+                    for fraction in spec.finetune.fractions:
+                        for seed in spec.finetune.seeds:
                             finetunes.append(
                                 _finetune_run(spec, cache, model, source, pretrain, task, mode, fraction, seed)
                             )

@@ -4,16 +4,15 @@ Writes into the study's output_dir: ``report.md`` (paper-style tables, plots,
 analysis sections), ``results.csv`` (one row per finetuning run),
 ``summary.csv`` (one row per table cell) and ``plots/*.png``.
 """
-import csv
 import dataclasses
-import io
 import time
 
-from mmf_domainstudy.study import analysis_sections, plots
-from mmf_domainstudy.study.results import (Result, best_gains, cell_key, collect_results, gain, summarize,
+from mmf_domainstudy.study.report import plots, sections
+from mmf_domainstudy.study.report.results import (Result, best_gains, cell_key, collect_results, gain, summarize,
                                            table_rows)
-from mmf_domainstudy.study.spec import format_fraction
+from mmf_domainstudy.study.run.spec import format_fraction
 from mmf_domainstudy.utils.atomic import atomic_write_text
+from mmf_domainstudy.utils.tables import csv_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +32,7 @@ def format_cell(cell, delta, seeds):
 
 def markdown_table(spec, cells, model, fraction):
     """Rows: pretraining source and fraction; columns: task x mode; cells: mean ± std (difference to baseline)."""
-    columns = [(task, mode) for task in spec.tasks for mode in spec.modes]
+    columns = [(task, mode) for task in spec.finetune.tasks for mode in spec.finetune.modes]
     lines = [
         "| source | pretraining fraction | " + " | ".join(f"{task} {mode}" for task, mode in columns) + " |",
         "|---|---|" + "---|" * len(columns),
@@ -41,7 +40,7 @@ def markdown_table(spec, cells, model, fraction):
     for source, pretrain_fraction in table_rows(spec):
         cells_text = [
             format_cell(cells.get(cell_key(model, source, pretrain_fraction, task, mode, fraction)),
-                        gain(spec, cells, model, source, pretrain_fraction, task, mode, fraction), len(spec.seeds))
+                        gain(spec, cells, model, source, pretrain_fraction, task, mode, fraction), len(spec.finetune.seeds))
             for task, mode in columns
         ]
         shown_fraction = "—" if pretrain_fraction is None else format_fraction(pretrain_fraction)
@@ -51,19 +50,11 @@ def markdown_table(spec, cells, model, fraction):
 
 def main_tables(spec, cells):
     """One table per model, on the full downstream training data: what the paper's tables show."""
-    fraction = max(spec.finetune_fractions)
+    fraction = max(spec.finetune.fractions)
     return "\n\n".join(
         f"{model} (downstream fraction {format_fraction(fraction)}):\n\n{markdown_table(spec, cells, model, fraction)}"
         for model in spec.models
     )
-
-
-def csv_text(header, rows):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def results_csv(results):
@@ -77,7 +68,7 @@ def summary_csv(spec, cells):
     rows = []
     for (model, source, pretrain_fraction, task, mode, fraction), cell in sorted(cells.items(), key=str):
         delta = gain(spec, cells, model, source, pretrain_fraction, task, mode, fraction)
-        rows.append([model, source, _blank(pretrain_fraction), task, mode, fraction, spec.tasks[task].metric,
+        rows.append([model, source, _blank(pretrain_fraction), task, mode, fraction, spec.finetune.tasks[task].metric,
                      cell.mean, _blank(cell.std), cell.n, _blank(delta)])
     return csv_text(header, rows)
 
@@ -95,10 +86,9 @@ def write_report(spec, runs):
     atomic_write_text(out / "summary.csv", summary_csv(spec, cells))
     figures = plots.write_plots(spec, cells, out / "plots")
     gains = best_gains(spec, cells)
-    sections = (analysis_sections.drift_section(spec, out, gains)
-                + analysis_sections.similarity_section(spec, out, gains))
+    analysis_sections = sections.drift_section(spec, out, gains) + sections.similarity_section(spec, out, gains)
     table = main_tables(spec, cells)
-    text = _report_markdown(spec, results, problems, cells, figures, sections)
+    text = _report_markdown(spec, results, problems, cells, figures, analysis_sections)
     path = out / "report.md"
     atomic_write_text(path, text)
     return Report(path, table)
@@ -114,14 +104,14 @@ def _report_markdown(spec, results, problems, cells, figures, sections):
         f"(spec `{spec.path}`). Finetuning runs: {len(results)} "
         f"({', '.join(f'{n} {s}' for s, n in counts.items())}).",
         "",
-        f"Cells: {spec.report_split} metric, mean ± sample std over seeds {list(spec.seeds)}; "
+        f"Cells: {spec.report.split} metric, mean ± sample std over seeds {list(spec.finetune.seeds)}; "
         "[k/n seeds] when some are missing; "
         + (f"(±x): difference to `{baseline.name}` (no pretraining)." if baseline else "no baseline source."),
-        "Metrics: " + ", ".join(f"{task.name} = `{task.metric}`" for task in spec.tasks.values()) + ".",
+        "Metrics: " + ", ".join(f"{task.name} = `{task.metric}`" for task in spec.finetune.tasks.values()) + ".",
         "",
     ]
     for model in spec.models:
-        for fraction in sorted(spec.finetune_fractions, reverse=True):
+        for fraction in sorted(spec.finetune.fractions, reverse=True):
             lines += [f"## {model}, downstream training fraction {format_fraction(fraction)}", "",
                       markdown_table(spec, cells, model, fraction), ""]
     if figures:

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from mmf_domainstudy.study.rundir import lease_held, start_attempt
+from mmf_domainstudy.study.run.rundir import lease_held, start_attempt
 
 logger = logging.getLogger(__name__)
 

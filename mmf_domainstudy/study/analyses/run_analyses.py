@@ -3,15 +3,17 @@
 Each reads only finished runs and data files, skips what is not there yet with a log
 line, and reuses stored results whose inputs did not change, so it is safe to run
 after every pass of the runner or alone (``domainstudy-run SPEC --analyses-only``).
+Each is imported only when the spec lists it: drift builds MMF models.
 """
-from mmf_domainstudy.study.analysis_drift import write_drift
-from mmf_domainstudy.study.analysis_similarity import write_similarity
-
-ANALYSES = {"similarity": write_similarity, "drift": write_drift}
 
 
 def run_analyses(spec, runs):
     """Write the listed analyses' files into ``<output_dir>/analysis/`` for the report."""
-    for name, write in ANALYSES.items():
-        if name in spec.analyses:
-            write(spec, runs)
+    if "similarity" in spec.analyses:
+        from mmf_domainstudy.study.analyses.similarity import write_similarity
+
+        write_similarity(spec, runs)
+    if "drift" in spec.analyses:
+        from mmf_domainstudy.study.analyses.drift import write_drift
+
+        write_drift(spec, runs)

@@ -17,8 +17,9 @@ import logging
 
 from matplotlib.figure import Figure
 
-from mmf_domainstudy.analysis.domain_similarity import spearman_correlation
-from mmf_domainstudy.study.plots import save_figure
+from mmf_domainstudy.analysis.statistics import spearman_correlation
+from mmf_domainstudy.study.report.plots import save_figure
+from mmf_domainstudy.utils.errors import BadInput
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ DRIFT_KEYS = ("model", "source", "task", "mode")
 SIMILARITY_KEYS = ("source", "task")
 
 
-class AnalysisFileError(ValueError):
+class AnalysisFileError(BadInput, ValueError):
     """An analysis result file the report cannot use."""
 
 
@@ -139,7 +140,7 @@ def similarity_section(spec, out, gains):
                              [[row[k] for k in SIMILARITY_KEYS + tuple(measures)] for row in rows])
     correlations = [
         [model, mode, measure] + correlation_cells(paired_with_gain(rows, measure, gains, model, mode))
-        for model in spec.models for mode in spec.modes for measure in measures
+        for model in spec.models for mode in spec.finetune.modes for measure in measures
     ]
     lines += ["", "Spearman correlation between similarity and transfer gain:", ""]
     lines += _markdown_table(["model", "mode", "measure", "Spearman rho", "p", "pairs"], correlations)

@@ -14,6 +14,8 @@ from typing import Dict, Optional, Tuple
 
 import yaml
 
+from mmf_domainstudy.utils.errors import BadInput
+
 KNOWN_ANALYSES = ("drift", "similarity")
 REPORT_SPLITS = ("val", "test")
 
@@ -27,7 +29,7 @@ COMMON_FIELDS = ("model", "dataset", "seed")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
 
 
-class SpecError(ValueError):
+class SpecError(BadInput, ValueError):
     """A study spec that cannot be run; the message names the file, the key and the fix."""
 
 
@@ -73,6 +75,30 @@ class AnalysisOptions:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReportOptions:
+    split: str  # which metrics.json split the tables use
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainSpec:
+    config: Optional[str]  # template; a source's own config wins
+    seeds: Tuple[int, ...]  # each pretraining run once per seed
+    fractions: Tuple[float, ...]
+    fraction_override: Optional[str]
+    sources: Dict[str, Source]
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneSpec:
+    config: Optional[str]  # template; a task's own config wins
+    seeds: Tuple[int, ...]  # each finetuning run once per seed (and per pretraining seed it starts from)
+    fractions: Tuple[float, ...]
+    fraction_override: Optional[str]
+    tasks: Dict[str, Task]
+    modes: Dict[str, Tuple[str, ...]]
+
+
+@dataclasses.dataclass(frozen=True)
 class StudySpec:
     path: Path
     name: str
@@ -80,28 +106,24 @@ class StudySpec:
     data_dir: Optional[str]
     command: Tuple[str, ...]
     models: Tuple[str, ...]
-    pretrain_config: str
-    pretrain_seed: int
-    pretrain_fractions: Tuple[float, ...]
-    pretrain_fraction_override: Optional[str]
-    sources: Dict[str, Source]
-    finetune_config: str
-    finetune_fractions: Tuple[float, ...]
-    finetune_fraction_override: Optional[str]
-    seeds: Tuple[int, ...]
-    tasks: Dict[str, Task]
-    modes: Dict[str, Tuple[str, ...]]
+    pretrain: PretrainSpec
+    finetune: FinetuneSpec
     overlays: Tuple[str, ...]
     overrides: Tuple[str, ...]
     analyses: Tuple[str, ...]
     analysis: AnalysisOptions
-    report_split: str
+    report: ReportOptions
     slurm: Slurm
 
     @property
     def baseline(self):
         """The source trained from its initial weights only, or None."""
-        return next((s for s in self.sources.values() if s.is_baseline), None)
+        return next((s for s in self.pretrain.sources.values() if s.is_baseline), None)
+
+
+def spec_keys(cls, derived=()):
+    """The yaml keys of a spec section: its dataclass's fields (one place to add a key)."""
+    return tuple(field.name for field in dataclasses.fields(cls) if field.name not in derived)
 
 
 class _Keys:
@@ -177,8 +199,8 @@ class _Keys:
             self.fail(self.key(name), f"lists a fraction twice: {values}", "Remove the duplicate.")
         return floats
 
-    def seeds(self, name):
-        values = self.get(name)
+    def seeds(self, name, default=None):
+        values = self.get(name, default)
         if (not isinstance(values, list) or not values
                 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
                 or len(set(values)) != len(values)):
@@ -255,29 +277,9 @@ def load_spec(path):
         raise SpecError(f"{path}: study spec not found. "
                         "Pass a yaml file such as projects/domain_study/studies/demo.yaml.")
     raw = read_spec_yaml(path)
-    top = _Keys(
-        path,
-        "",
-        raw,
-        allowed=("name", "output_dir", "data_dir", "command", "models", "pretrain", "finetune",
-                 "overlays", "overrides", "analyses", "analysis", "report", "slurm"),
-        required=("name", "output_dir", "models", "pretrain", "finetune"),
-    )
+    top = _Keys(path, "", raw, allowed=spec_keys(StudySpec, derived=("path",)),
+                required=("name", "output_dir", "models", "pretrain", "finetune"))
     top.check_name("name", raw["name"])
-    pretrain = _Keys(path, "pretrain", raw["pretrain"], ("config", "seed", "fractions", "fraction_override", "sources"),
-                     required=("sources",))
-    finetune = _Keys(path, "finetune", raw["finetune"],
-                     ("config", "fractions", "fraction_override", "seeds", "tasks", "modes"),
-                     required=("config", "seeds", "tasks"))
-    sources = _read_sources(path, pretrain)
-    tasks = _read_tasks(path, finetune)
-    if any(not s.is_baseline and s.config is None for s in sources.values()) and pretrain.get("config") is None:
-        top.fail("pretrain.config", "is missing", "Give a config template such as "
-                 "projects/domain_study/configs/{model}/pretrain/{source}.yaml, or a config per source.")
-    for axis in (pretrain, finetune):
-        if axis.get("fraction_override") is None and axis.fractions("fractions") != (1.0,):
-            axis.fail(f"{axis.prefix}.fraction_override", "is missing but fractions other than 1.0 are listed",
-                      "Give the override that selects a fraction, e.g. dataset_config.{dataset}.fraction={fraction}.")
     return StudySpec(
         path=path,
         name=raw["name"],
@@ -285,23 +287,48 @@ def load_spec(path):
         data_dir=_data_dir(top, path),
         command=_command(top),
         models=top.names("models"),
-        pretrain_config=pretrain.string("config", fields=PRETRAIN_CONFIG_FIELDS),
-        pretrain_seed=pretrain.integer("seed", 1, minimum=1),
-        pretrain_fractions=pretrain.fractions("fractions"),
-        pretrain_fraction_override=pretrain.string("fraction_override", fields=PRETRAIN_FIELDS),
-        sources=sources,
-        finetune_config=finetune.string("config", fields=FINETUNE_CONFIG_FIELDS),
-        finetune_fractions=finetune.fractions("fractions"),
-        finetune_fraction_override=finetune.string("fraction_override", fields=FINETUNE_FIELDS),
-        seeds=finetune.seeds("seeds"),
-        tasks=tasks,
-        modes=_read_modes(path, finetune),
+        pretrain=_read_pretrain(path, raw["pretrain"]),
+        finetune=_read_finetune(path, raw["finetune"]),
         overlays=tuple(expand_path(o, path, "overlays") for o in top.string_list("overlays", fields=())),
         overrides=top.string_list("overrides", fields=COMMON_FIELDS, assignments=True),
         analyses=_read_analyses(top),
         analysis=_read_analysis_options(path, top.get("analysis", {})),
-        report_split=_read_report(path, top.get("report", {})),
+        report=_read_report(path, top.get("report", {})),
         slurm=_read_slurm(path, top.get("slurm", {})),
+    )
+
+
+def _fraction_override(axis, fields):
+    if axis.get("fraction_override") is None and axis.fractions("fractions") != (1.0,):
+        axis.fail(f"{axis.prefix}.fraction_override", "is missing but fractions other than 1.0 are listed",
+                  "Give the override that selects a fraction, e.g. dataset_config.{dataset}.fraction={fraction}.")
+    return axis.string("fraction_override", fields=fields)
+
+
+def _read_pretrain(path, raw):
+    pretrain = _Keys(path, "pretrain", raw, spec_keys(PretrainSpec), required=("sources",))
+    sources = _read_sources(path, pretrain)
+    if any(not s.is_baseline and s.config is None for s in sources.values()) and pretrain.get("config") is None:
+        pretrain.fail("pretrain.config", "is missing", "Give a config template such as "
+                      "projects/domain_study/configs/{model}/pretrain/{source}.yaml, or a config per source.")
+    return PretrainSpec(
+        config=pretrain.string("config", fields=PRETRAIN_CONFIG_FIELDS),
+        seeds=pretrain.seeds("seeds", default=[1]),
+        fractions=pretrain.fractions("fractions"),
+        fraction_override=_fraction_override(pretrain, PRETRAIN_FIELDS),
+        sources=sources,
+    )
+
+
+def _read_finetune(path, raw):
+    finetune = _Keys(path, "finetune", raw, spec_keys(FinetuneSpec), required=("config", "seeds", "tasks"))
+    return FinetuneSpec(
+        config=finetune.string("config", fields=FINETUNE_CONFIG_FIELDS),
+        seeds=finetune.seeds("seeds"),
+        fractions=finetune.fractions("fractions"),
+        fraction_override=_fraction_override(finetune, FINETUNE_FIELDS),
+        tasks=_read_tasks(path, finetune),
+        modes=_read_modes(path, finetune),
     )
 
 
@@ -329,7 +356,7 @@ def _read_sources(path, pretrain):
         if settings is None:  # the baseline: no pretraining run
             sources[name] = Source(name, None, None, ())
             continue
-        entry = _Keys(path, key, settings, ("dataset", "config", "overrides"), required=("dataset",))
+        entry = _Keys(path, key, settings, spec_keys(Source, derived=("name",)), required=("dataset",))
         sources[name] = Source(
             name=name,
             dataset=entry.string("dataset"),
@@ -350,7 +377,7 @@ def _read_tasks(path, finetune):
     tasks = {}
     for name, settings in raw.items():
         finetune.check_name("tasks", name)
-        entry = _Keys(path, f"finetune.tasks.{name}", settings, ("dataset", "metric", "config", "overrides"),
+        entry = _Keys(path, f"finetune.tasks.{name}", settings, spec_keys(Task, derived=("name",)),
                       required=("dataset", "metric"))
         tasks[name] = Task(
             name=name,
@@ -381,7 +408,7 @@ def _read_analyses(top):
 
 
 def _read_analysis_options(path, raw):
-    options = _Keys(path, "analysis", raw, ("drift_samples", "similarity_regions"))
+    options = _Keys(path, "analysis", raw, spec_keys(AnalysisOptions))
     return AnalysisOptions(
         drift_samples=options.integer("drift_samples", 500, minimum=1),
         similarity_regions=options.integer("similarity_regions", 2000, minimum=2),
@@ -389,16 +416,15 @@ def _read_analysis_options(path, raw):
 
 
 def _read_report(path, raw):
-    report = _Keys(path, "report", raw, ("split",))
+    report = _Keys(path, "report", raw, spec_keys(ReportOptions))
     split = report.get("split", "val")
     if split not in REPORT_SPLITS:
         report.fail("report.split", f"is {split!r}", f"Use one of: {', '.join(REPORT_SPLITS)}.")
-    return split
+    return ReportOptions(split=split)
 
 
 def _read_slurm(path, raw):
-    slurm = _Keys(path, "slurm", raw, ("gpus_per_run", "cpus_per_gpu", "timeout_min", "mem_gb", "partition",
-                                       "account", "qos", "constraint", "setup", "additional"))
+    slurm = _Keys(path, "slurm", raw, spec_keys(Slurm))
     additional = slurm.get("additional", {})
     if not isinstance(additional, dict):
         slurm.fail("slurm.additional", f"must be a mapping of extra sbatch options, got {additional!r}", "")

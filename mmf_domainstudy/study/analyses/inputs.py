@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from mmf_domainstudy.analysis.mmf_inputs import compose_run_config
-from mmf_domainstudy.study.plan import STUDY_CONFIG, study_config_text
+from mmf_domainstudy.study.run.plan import STUDY_CONFIG, study_config_text
 
 RUN_CONFIG = "config.yaml"  # what MMF writes into every save dir
 

@@ -9,7 +9,7 @@ import shlex
 
 import submitit
 
-from mmf_domainstudy.study.rundir import child_environment, lease_held, read_json, run_attempt, write_json
+from mmf_domainstudy.study.run.rundir import child_environment, lease_held, read_json, run_attempt, write_json
 
 logger = logging.getLogger(__name__)
 

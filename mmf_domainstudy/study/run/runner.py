@@ -15,19 +15,19 @@ import time
 
 from tqdm import tqdm
 
-from mmf_domainstudy.study.plan import (STUDY_CONFIG, final_checkpoint_path, launch_command, mmf_arguments,
+from mmf_domainstudy.study.run.plan import (STUDY_CONFIG, final_checkpoint_path, launch_command, mmf_arguments,
                                         study_config_text)
-from mmf_domainstudy.study.rundir import (ATTEMPT, CONSOLE_LOG, RUN_JSON, RunBusy, attempt_ended, clear_outcome,
-                                          finish_attempt, run_progress, lease_held, read_done, read_failed,
-                                          read_json, resume_overrides, split_metric, write_json)
+from mmf_domainstudy.study.run.rundir import (ATTEMPT, BLOCKED, CONSOLE_LOG, DONE, FAILED, PENDING, RUN_JSON, RUNNING,
+                                              RunBusy, attempt_ended, clear_outcome, finish_attempt, lease_held,
+                                              read_done, read_failed, read_json, resume_overrides, run_progress,
+                                              split_metric, stored_status, write_json)
 from mmf_domainstudy.utils.atomic import atomic_write_text
+from mmf_domainstudy.utils.errors import BadInput
 
 logger = logging.getLogger(__name__)
 
-DONE, RUNNING, PENDING, FAILED, BLOCKED = "done", "running", "pending", "failed", "blocked"
 
-
-class StudyBusy(RuntimeError):
+class StudyBusy(BadInput, RuntimeError):
     """Another runner is working on the same study."""
 
 
@@ -59,19 +59,6 @@ def prepare_run(run, spec, gpus_per_run):
         "command": run_command(run, spec, gpus_per_run),
         "checkpoint": str(final_checkpoint_path(run)) if run.kind == "pretrain" else None,
     })
-
-
-def stored_status(run, statuses):
-    """Where a run stands on disk, for the plan: done, running, failed, blocked or pending."""
-    if read_done(run.run_dir):
-        return DONE
-    if lease_held(run.run_dir):
-        return RUNNING
-    if read_failed(run.run_dir):
-        return FAILED
-    if run.depends_on is not None and statuses.get(run.depends_on.name) in (FAILED, BLOCKED):
-        return BLOCKED
-    return PENDING
 
 
 def describe_plan(spec, runs, gpus_per_run):
@@ -139,7 +126,7 @@ class StudyRunner:
 
     def _record_unwatched(self, run):
         """An attempt ended while no runner watched: keep it if it finished, else retry it."""
-        if finish_attempt(run.run_dir) == "done":
+        if finish_attempt(run.run_dir) == DONE:
             logger.info("%s finished while no runner watched; recorded", run.name)
             return DONE
         logger.warning("%s failed while no runner watched (%s); retrying", run.name,
@@ -180,7 +167,7 @@ class StudyRunner:
     def _conclude(self, run):
         outcome = DONE if read_done(run.run_dir) else FAILED if read_failed(run.run_dir) else None
         if outcome is None:  # ended without a recorded outcome (local runs; killed jobs)
-            outcome = DONE if finish_attempt(run.run_dir) == "done" else FAILED
+            outcome = finish_attempt(run.run_dir)
         self.status[run.name] = outcome
         elapsed = self._attempt_duration(run)
         if outcome == DONE:
@@ -199,9 +186,9 @@ class StudyRunner:
 
     def _headline(self, run):
         metrics = read_done(run.run_dir)["metrics"]
-        split = self.spec.report_split
+        split = self.spec.report.split
         if run.kind == "finetune":
-            key = self.spec.tasks[run.axes["task"]].metric
+            key = self.spec.finetune.tasks[run.axes["task"]].metric
             value = split_metric(metrics, split, key)
             return f"{key}={value:.4f}" if value is not None else f"{key} missing from metrics.json"
         values = sorted(metrics.get(split, {}).items())[:3]

@@ -1,0 +1,1 @@
+"""The analysis commands: one module each, ``build_parser()`` and ``main(argv)``."""

@@ -1,0 +1,1 @@
+"""The dataset commands: one module each, ``build_parser()`` and ``main(argv)``."""

@@ -1,0 +1,1 @@
+"""The feature commands: one module each, ``build_parser()`` and ``main(argv)``."""

@@ -1,0 +1,1 @@
+"""The study's analyses (attention drift, domain similarity), written under ``<output_dir>/analysis/``."""
