@@ -94,6 +94,14 @@ class SafeCheckpoint(Checkpoint):
         self._full_resume = not (load_zoo or load_pretrained)
         super()._load(file, force=force, load_zoo=load_zoo, load_pretrained=load_pretrained)
 
+    def _load_counts(self, ckpt):
+        """Also the update early stopping counts its patience from: rc10 restores the best
+        metric and iteration but leaves ``best_monitored_update`` at 0, so a resumed run
+        stopped early where the uninterrupted one went on."""
+        super()._load_counts(ckpt)
+        if "best_update" in ckpt:
+            self.trainer.early_stopping.best_monitored_update = ckpt["best_update"]
+
     def _torch_load(self, file):
         ckpt = load_checkpoint(file, label=f"checkpoint {file}")  # tensors only; damage named as such
         self._check_architecture(ckpt, file)

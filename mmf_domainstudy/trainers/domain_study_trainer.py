@@ -7,7 +7,8 @@ fp16); DDP under torchrun on gloo (CPU) or NCCL (GPU); empty-mask batches
 contribute zero loss instead of NaN; a tqdm bar and one clean log line per
 interval (loss, lr, samples/s); ``metrics.json`` with the final evaluation;
 fast paths (fused attention, compile, pinned batches, float16 features,
-``find_unused_parameters`` where needed; trainers/fast_paths.py).
+``find_unused_parameters`` where needed; trainers/fast_paths.py); a resume
+continues the lr schedule and early stopping's patience where they were.
 Everything else (datasets, metrics, checkpoints, early stopping) is MMF's.
 """
 import contextlib
@@ -16,6 +17,7 @@ import logging
 import math
 import os
 import time
+import warnings
 
 import torch
 from mmf.common.registry import registry
@@ -87,6 +89,17 @@ class DomainStudyTrainer(BaseTrainer):
     def load_extras(self):
         with swapped(base_trainer, "Checkpoint", SafeCheckpoint):
             super().load_extras()
+        self._continue_lr_schedule()
+
+    def _continue_lr_schedule(self):
+        """rc10 builds the scheduler after loading a checkpoint, at the schedule's start, so
+        the first update after a resume ran at its first lr (0 under warmup). After update k
+        rc10 has called ``step(k - 1)``; a resumed run continues from there."""
+        if self.lr_scheduler is None or self.num_updates == 0:
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's notices on step(epoch) before optimizer.step()
+            self.lr_scheduler.step(self.num_updates - 1)
 
     def _set_device(self):
         self.local_rank = int(os.environ.get("LOCAL_RANK", self.config.device_id))
