@@ -55,6 +55,9 @@ INPUTS = {  # name -> (scores, targets): four samples each
     "binary": (BINARY_SCORES, torch.tensor([1, 0, 0, 1])),
     # MMF's multi-label example; sigmoid rounded: [0 1 1] [0 1 0] [0 1 1] [1 1 0]
     "multilabel": (SCORES, tensor([[0, 1, 1], [1, 0, 1], [1, 0, 1], [0, 0, 1]])),
+    # 4 movies x 4 genres; genre 3 in no movie, never predicted. Predicted (logit > 0): [1 0 0 0] [0 1 1 0] [1 0 1 0]
+    "genres": (tensor([[2, -2, -2, -2], [-2, 2, 2, -2], [2, -2, 2, -2], [-2, -2, -2, -2]]),
+               tensor([[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 1, 0], [0, 0, 1, 0]])),
     # VQA soft scores; answer 0 is <unk>, masked. Row 0 ties answers 1 and 2: torch 1.5 took 2, torch now 1
     "vqa_tied": (tensor([[0, 2, 2], [5, 1, 0]]), tensor([[0, 0.3, 1], [0, 0.6, 0]])),
     "vqa_all_correct": (tensor([[0, 2, 1], [9, 0, 1]]), tensor([[0, 1, 0.3], [0, 0, 1]])),
@@ -86,9 +89,12 @@ CASES = [  # (metric, input, rc10's value, how it is derived)
     ("multilabel_micro_f1", "multilabel", 6 / 14, "by hand: TP 3, FP 4, FN 4"),
     ("multilabel_micro_f1", "binary", 0.5, "by hand: one-hot of [1, 0, 0, 1] vs sigmoid-rounded [0 1] x 4"),
     ("multilabel_macro_f1", "multilabel", 0.4 / 3,
-     "rc10's documented 0.13333: rc10's class is not multi-label, it takes argmaxes; torch 1.5 read each "
-     "multi-hot row's last positive [2, 2, 2, 2] against [1, 1, 2, 0]: class 2 F1 0.4, classes 0, 1 F1 0"),
+     "by hand (0.13333, the value reported for rc10): rc10's class is not multi-label, it takes argmaxes; "
+     "torch 1.5 read each multi-hot row's last positive [2, 2, 2, 2] against [1, 1, 2, 0]: class 2 F1 0.4, "
+     "classes 0, 1 F1 0"),
     ("multilabel_macro_f1", "multiclass", 2 / 9, "by hand: as macro_f1"),
+    ("multilabel_macro_f1", "genres", 0.5 / 4,
+     "torch 1.5, last of ties: targets read as [1, 1, 2, 2], scores as [0, 2, 2, 3]: only genre 2 scores, F1 1/2"),
     ("roc_auc", "multiclass", 2 / 9, "by hand: per-class AUC of softmax scores: 0/3, 2/3, 0/4 pairs ranked right"),
     ("macro_roc_auc", "multiclass", 2 / 9, "by hand: as roc_auc"),
     ("macro_roc_auc", "binary", 0.5, "by hand: class 1: 2 of 4 pairs ranked right, class 0 mirrors it"),
@@ -300,10 +306,7 @@ def test_metric_params_reach_the_metric(entry, expected, derivation):
 def test_mmimdb_task_reports_micro_and_macro_f1_over_genres():
     task = OmegaConf.load(MMIMDB_TASK)
     metrics = Metrics(task.evaluation.metrics)
-    # 4 movies x 4 genres; genre 3 in no movie and never predicted. Predicted (logit > 0):
-    # [1 0 0 0] [0 1 1 0] [1 0 1 0] [0 0 0 0]
-    targets = tensor([[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 1, 0], [0, 0, 1, 0]])
-    scores = tensor([[2, -2, -2, -2], [-2, 2, 2, -2], [2, -2, 2, -2], [-2, -2, -2, -2]])
+    scores, targets = INPUTS["genres"]
     sample = SampleList({"targets": targets})
     sample.dataset_name, sample.dataset_type = "mmimdb", "val"
     values = {key: value.item() for key, value in metrics(sample, {"scores": scores}).items()}

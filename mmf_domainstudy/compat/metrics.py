@@ -37,16 +37,18 @@ def _last_of_tied_maxima(tensor, dim, keepdim):
 
 class TorchOneFiveTies(TorchFunctionMode):
     """torch 1.5's pick among tied maxima: ``argmax(dim)`` the last one (pytorch#32343, changed in 1.7 by
-    pytorch#42004), ``max(dim)`` the last one on CPU (its CUDA kernel took the first, as torch does now)."""
+    pytorch#42004), ``max(dim)`` the last one on CPU (its CUDA kernel took the first, as torch does now).
+    Rows holding NaN are left as torch picks them now."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         is_argmax, is_max = func in (torch.argmax, torch.Tensor.argmax), func in (torch.max, torch.Tensor.max)
         dim = _dim_argument(args, kwargs) if is_argmax or is_max else None
-        if dim is None or (is_max and args[0].device.type != "cpu"):
+        source = args[0] if args else kwargs.get("input")
+        if dim is None or (is_max and source.device.type != "cpu"):
             return func(*args, **kwargs)
         keepdim = kwargs.get("keepdim", args[2] if len(args) > 2 else False)
-        indices = _last_of_tied_maxima(args[0], dim, keepdim)
+        indices = _last_of_tied_maxima(source, dim, keepdim)
         if is_argmax:
             return indices
         return torch.return_types.max((func(*args, **kwargs).values, indices))
@@ -58,7 +60,7 @@ _IN_METRIC = threading.local()
 def _with_torch_one_five_ties(calculate):
     @functools.wraps(calculate)
     def calculate_with_rc10_ties(self, *args, **kwargs):
-        if getattr(_IN_METRIC, "active", False):  # a metric calling another: the mode is on already
+        if getattr(_IN_METRIC, "active", False):  # called from a wrapped calculate: a second mode would flip back
             return calculate(self, *args, **kwargs)
         _IN_METRIC.active = True
         try:
