@@ -149,10 +149,11 @@ def test_roc_auc_on_one_class_says_why():
         evaluate("roc_auc", scores, targets=targets)
 
 
-@pytest.mark.parametrize("metric, error", [
-    ("r@1", RecursionError), ("r@5", RecursionError), ("r@10", RecursionError),
-    ("mean_r", AttributeError), ("mean_rr", AttributeError),
-])
+RANKING = [("r@1", RecursionError), ("r@5", RecursionError), ("r@10", RecursionError),
+           ("mean_r", AttributeError), ("mean_rr", AttributeError)]
+
+
+@pytest.mark.parametrize("metric, error", RANKING)
 def test_ranking_metrics_fail_as_in_rc10(metric, error):
     # rc10's RecallAt1/5/10.calculate call self.calculate (meant: the parent's); its RecallAtK.get_ranks
     # calls a process_ranks that no class defines. None of them returned a value in rc10.
@@ -174,7 +175,7 @@ def caption_processor(tmp_path):
     vocab.write_text("".join(f"word{index}\n" for index in range(4, 19)))  # ids 4..18 after MMF's 4 specials
     processor = CaptionProcessor(OmegaConf.create({"vocab": {"type": "random", "vocab_file": str(vocab)}}))
     registry.register("coco_caption_processor", processor)
-    yield processor
+    yield
     registry.unregister("coco_caption_processor")
 
 
@@ -187,15 +188,16 @@ def caption_scores(*spans):
 
 
 @pytest.mark.parametrize("spans, expected, derivation", [
-    ([(slice(0, 10), 4)], 1.0, "rc10's own test: a complete match"),
+    ([(slice(0, 10), 4)], 1.0, "MMF's own test: a complete match"),
     ([(slice(0, 5), 4)], (1 / 2 * 4 / 9 * 3 / 8 * 2 / 7) ** 0.25,
-     "rc10's own test (0.3928): steps 5-9 tie over all 19 words; torch 1.5 CPU max(dim) took word 18, so "
+     "MMF's own test (0.3928): steps 5-9 tie over all 19 words; torch 1.5 CPU max(dim) took word 18, so "
      "10 words against 5 references of word4 x 10: precisions 5/10, 4/9, 3/8, 2/7, brevity penalty 1"),
     ([(slice(0, 10), 5)], 0.0, "nltk 3.5 corpus_bleu: no unigram matches gives 0"),
 ], ids=["all_correct", "tied_steps", "all_wrong"])
 def test_caption_bleu4(caption_processor, spans, expected, derivation):
     answers = torch.full((5, 5, 10), 4.0)  # every reference caption: word4 x 10
-    assert evaluate("caption_bleu4", caption_scores(*spans), answers=answers) == pytest.approx(expected, abs=1e-4)
+    value = evaluate("caption_bleu4", caption_scores(*spans), answers=answers)
+    assert value == pytest.approx(expected, abs=1e-4), derivation
 
 
 @pytest.fixture
@@ -240,21 +242,24 @@ def m4c_batch():
     return scores, {"context_tokens": ocr, "answers": answers}
 
 
-@pytest.mark.parametrize("metric, expected, derivation", [
+M4C = [
     ("textvqa_accuracy", (0.6 + 0) / 2,
      "by hand: 'red car' is 2 of 10 answers: (2 x 1/3 + 8 x 2/3) / 10 = 0.6; 'stop' matches none"),
     ("stvqa_accuracy", (1 + 0) / 2, "by hand: 'red car' is among the answers, 'stop' is not"),
     ("ocrvqa_accuracy", (1 + 0) / 2, "by hand: as stvqa_accuracy"),
     ("stvqa_anls", (1 + 0.8) / 2,
      "by hand: 'red car' exact; torch 1.5 argmax took the last tied word, OCR 'Stop': 1 - 1/5 against 'stops'"),
-])
+]
+
+
+@pytest.mark.parametrize("metric, expected, derivation", M4C)
 def test_m4c_metrics(m4c_answer_processor, metric, expected, derivation):
     scores, fields = m4c_batch()
     assert evaluate(metric, scores, dataset="parity_textvqa", **fields) == pytest.approx(expected), derivation
 
 
 def test_torch_now_takes_the_first_of_tied_maxima_which_moved_rc10s_macro_f1():
-    # why rc10_tie_breaking exists: torch 1.5 gave 2 here (pytorch#32343); rc10's documented 0.13333 became 2/9
+    # why rc10_tie_breaking exists: torch 1.5 gave 2 here (pytorch#32343); the 0.13333 reported for rc10 became 2/9
     assert torch.zeros(1, 3).argmax(1).item() == 0 and torch.zeros(1, 3).max(1)[1].item() == 0
     scores, targets = INPUTS["multilabel"]
     metric = registry.get_metric_class("multilabel_macro_f1")()
@@ -263,8 +268,8 @@ def test_torch_now_takes_the_first_of_tied_maxima_which_moved_rc10s_macro_f1():
     assert metric.calculate(sample, {"scores": scores}).item() == pytest.approx(0.4 / 3)
 
 
-def test_max_on_cuda_tensors_keeps_the_first_of_ties():
-    # torch 1.5's CUDA max(dim) took the first of tied maxima, as torch does now; only argmax changes there
+def test_tie_mode_picks_as_torch_1_5_on_each_device():
+    # torch 1.5 took the last of tied maxima, but its CUDA max(dim) the first, as torch does now
     tied = torch.zeros(2, 3)
     with metric_shims.TorchOneFiveTies():
         assert tied.max(1)[1].tolist() == [2, 2] and tied.argmax(1).tolist() == [2, 2]
@@ -326,6 +331,13 @@ def test_misspelled_metric_is_one_clear_error_before_anything_is_written(tmp_pat
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert errors == [errors[0]] and "evaluation.metrics names 'vqa_acuracy'" in errors[0]
+    assert len(errors) == 1 and "evaluation.metrics names 'vqa_acuracy'" in errors[0]
     assert "(did you mean vqa_accuracy?)" in errors[0]
     assert [files for _, _, files in os.walk(save) if files] == []
+
+
+def test_every_rc10_metric_is_pinned_here():
+    pinned = {case[0] for case in CASES + UNDEFINED + RANKING + M4C}
+    pinned |= {"caption_bleu4", "vqa_evalai_accuracy", "textcaps_bleu4"}  # their own tests above
+    assert {name for name, cls in registry.mapping["metric_name_mapping"].items()
+            if cls in metric_shims.mmf_metric_classes()} == pinned
