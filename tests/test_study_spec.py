@@ -50,6 +50,15 @@ BAD_SPECS = [
     (lambda s: s.update(output_dir="$NO_SUCH_STUDY_VAR/out"), "uses $NO_SUCH_STUDY_VAR, which is not set"),
     (lambda s: s.update(slurm={"gpus": 8}), "'slurm.gpus' is not a known key"),
     (lambda s: s.update(name="my study"), "Names are letters"),
+    (lambda s: s["pretrain"]["sources"]["a"].update(domain="inside"), "'pretrain.sources.a.domain' is 'inside'"),
+    (lambda s: s["pretrain"]["sources"]["a"].update(generated_from="zz"), "'pretrain.sources.a.generated_from'"),
+    (lambda s: s["finetune"].update(extra={"fractions": [0.1]}), "'finetune.extra' must be a list of grids"),
+    (lambda s: s["finetune"].update(extra=[{"sources": ["a"]}]), "'finetune.extra[0].fractions' is missing"),
+    (lambda s: s["finetune"].update(extra=[{"fractions": [0.1], "sources": ["zz"]}], fraction_override="x={fraction}"),
+     "'finetune.extra[0].sources' names 'zz', which is not a pretraining source"),
+    (lambda s: s["finetune"].update(extra=[{"fractions": [0.1], "tasks": ["t9"]}], fraction_override="x={fraction}"),
+     "'finetune.extra[0].tasks' names 't9', which is not in the grid"),
+    (lambda s: s["finetune"].update(extra=[{"fractions": [0.1]}]), "'finetune.fraction_override' is missing"),
 ]
 
 
@@ -145,3 +154,19 @@ def test_only_selects_matching_runs_and_what_they_start_from(tmp_path):
     assert [r.name for r in chosen] == ["pt-m1-a-p1.0-s1", "ft-m1-a-p1.0-s1-t1-frozen-d1.0-s1",
                                         "ft-m1-a-p1.0-s1-t1-frozen-d1.0-s2"]
     assert Path(chosen[1].run_dir).parent == tmp_path / "out" / "runs"
+
+
+def test_extra_grid_adds_fractions_only_where_it_says(tmp_path):
+    def edit(raw):
+        raw["pretrain"]["sources"]["a"].update(domain="in")
+        raw["pretrain"]["sources"]["b"].update(domain="out", generated_from="a")
+        raw["finetune"].update(fraction_override="dataset_config.{dataset}.fraction={fraction}",
+                               extra=[{"fractions": [0.1], "sources": ["none", "a"], "modes": ["finetuned"]}])
+
+    spec = load_spec(spec_with(tmp_path, edit))
+    assert spec.pretrain.sources["a"].domain == "in" and spec.pretrain.sources["b"].generated_from == "a"
+    runs = [r for r in expand_study(spec) if r.kind == "finetune"]
+    small = {(r.axes["source"], r.axes["mode"]) for r in runs if r.axes["fraction"] == 0.1}
+    assert small == {("none", "finetuned"), ("a", "finetuned")}
+    assert sum(r.axes["fraction"] == 0.1 for r in runs) == 2 * len(spec.finetune.seeds)
+    assert spec.finetune.all_fractions == (0.1, 1.0)

@@ -291,10 +291,19 @@ class DomainStudyTrainer(BaseTrainer):
         self.final_metrics[dataset_type] = {name: m.global_avg for name, m in meter.meters.items()}
         self._summarize_report(meter)
 
+    def _split_sizes(self):
+        """Samples per split this run loaded (a study's report compares its sources' sizes)."""
+        sizes = {}
+        for split in ("train", "val", "test"):
+            dataset = getattr(self, f"{split}_dataset", None)
+            if dataset is not None and getattr(dataset, "_total_length", None) is not None:
+                sizes[split] = int(dataset._total_length)
+        return sizes
+
     def _write_final_metrics(self):
         if not is_master():
             return
-        payload = dict(self.final_metrics, updates=self.num_updates)
+        payload = dict(self.final_metrics, updates=self.num_updates, samples=self._split_sizes())
         path = os.path.join(self.checkpoint.ckpt_foldername, "metrics.json")
         atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True))
         self.writer.write(f"Final metrics written to {path}")

@@ -168,7 +168,7 @@ def expand_study(spec):
         for source, pretrain in upstreams:
             for task in spec.finetune.tasks.values():
                 for mode in spec.finetune.modes:
-                    for fraction in spec.finetune.fractions:
+                    for fraction in spec.finetune.fractions_of(source.name, task.name, mode):
                         for seed in spec.finetune.seeds:
                             finetunes.append(
                                 _finetune_run(spec, cache, model, source, pretrain, task, mode, fraction, seed)

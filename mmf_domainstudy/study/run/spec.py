@@ -33,12 +33,17 @@ class SpecError(BadInput, ValueError):
     """A study spec that cannot be run; the message names the file, the key and the fix."""
 
 
+SOURCE_DOMAINS = ("in", "out")
+
+
 @dataclasses.dataclass(frozen=True)
 class Source:
     name: str
     dataset: Optional[str]  # None: the no-pretraining baseline
     config: Optional[str]
     overrides: Tuple[str, ...]
+    domain: Optional[str] = None  # "in": matches the tasks' visual and textual domain; "out": does not
+    generated_from: Optional[str] = None  # generated captions (CCG): the real-caption source they imitate
 
     @property
     def is_baseline(self):
@@ -89,6 +94,21 @@ class PretrainSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class ExtraGrid:
+    """More downstream fractions for some grid points only (e.g. a low-resource fraction for the
+    baseline and one source): the listed sources x tasks x modes, each None meaning all."""
+
+    fractions: Tuple[float, ...]
+    sources: Optional[Tuple[str, ...]] = None
+    tasks: Optional[Tuple[str, ...]] = None
+    modes: Optional[Tuple[str, ...]] = None
+
+    def covers(self, source, task, mode):
+        return all(names is None or name in names
+                   for names, name in ((self.sources, source), (self.tasks, task), (self.modes, mode)))
+
+
+@dataclasses.dataclass(frozen=True)
 class FinetuneSpec:
     config: Optional[str]  # template; a task's own config wins
     seeds: Tuple[int, ...]  # each finetuning run once per seed (and per pretraining seed it starts from)
@@ -96,6 +116,16 @@ class FinetuneSpec:
     fraction_override: Optional[str]
     tasks: Dict[str, Task]
     modes: Dict[str, Tuple[str, ...]]
+    extra: Tuple[ExtraGrid, ...] = ()
+
+    def fractions_of(self, source, task, mode):
+        """The downstream fractions one (source, task, mode) runs at: the grid's, plus extra grids'."""
+        extra = [f for grid in self.extra if grid.covers(source, task, mode) for f in grid.fractions]
+        return tuple(sorted(set(self.fractions) | set(extra)))
+
+    @property
+    def all_fractions(self):
+        return tuple(sorted(set(self.fractions) | {f for grid in self.extra for f in grid.fractions}))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,6 +310,12 @@ def load_spec(path):
     top = _Keys(path, "", raw, allowed=spec_keys(StudySpec, derived=("path",)),
                 required=("name", "output_dir", "models", "pretrain", "finetune"))
     top.check_name("name", raw["name"])
+    pretrain, finetune = _read_pretrain(path, raw["pretrain"]), _read_finetune(path, raw["finetune"])
+    for index, grid in enumerate(finetune.extra):
+        unknown = [name for name in grid.sources or () if name not in pretrain.sources]
+        if unknown:
+            top.fail(f"finetune.extra[{index}].sources", f"names {unknown[0]!r}, which is not a pretraining source",
+                     f"Use names from: {', '.join(pretrain.sources)}.")
     return StudySpec(
         path=path,
         name=raw["name"],
@@ -287,8 +323,8 @@ def load_spec(path):
         data_dir=_data_dir(top, path),
         command=_command(top),
         models=top.names("models"),
-        pretrain=_read_pretrain(path, raw["pretrain"]),
-        finetune=_read_finetune(path, raw["finetune"]),
+        pretrain=pretrain,
+        finetune=finetune,
         overlays=tuple(expand_path(o, path, "overlays") for o in top.string_list("overlays", fields=())),
         overrides=top.string_list("overrides", fields=COMMON_FIELDS, assignments=True),
         analyses=_read_analyses(top),
@@ -329,7 +365,41 @@ def _read_finetune(path, raw):
         fraction_override=_fraction_override(finetune, FINETUNE_FIELDS),
         tasks=_read_tasks(path, finetune),
         modes=_read_modes(path, finetune),
+        extra=_read_extra_grids(path, finetune, raw.get("extra"), raw.get("tasks"), raw.get("modes")),
     )
+
+
+def _read_extra_grids(path, finetune, raw, tasks, modes):
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        finetune.fail("finetune.extra", f"must be a list of grids, got {raw!r}",
+                      "e.g. [{fractions: [0.1], sources: [none, vqa_p], modes: [finetuned]}]")
+    grids = []
+    for index, item in enumerate(raw):
+        key = f"finetune.extra[{index}]"
+        entry = _Keys(path, key, item, spec_keys(ExtraGrid), required=("fractions",))
+        grids.append(ExtraGrid(
+            fractions=entry.fractions("fractions"),
+            sources=_names_or_all(entry, "sources"),
+            tasks=_names_or_all(entry, "tasks", known=tasks),
+            modes=_names_or_all(entry, "modes", known=modes or {"finetuned": []}),
+        ))
+    if finetune.get("fraction_override") is None:
+        finetune.fail("finetune.fraction_override", "is missing but finetune.extra lists fractions",
+                      "Give the override that selects a fraction, e.g. dataset_config.{dataset}.fraction={fraction}.")
+    return tuple(grids)
+
+
+def _names_or_all(entry, name, known=None):
+    if entry.get(name) is None:
+        return None
+    names = entry.names(name)
+    unknown = [n for n in names if known is not None and n not in known]
+    if unknown:
+        entry.fail(entry.key(name), f"names {unknown[0]!r}, which is not in the grid",
+                   f"Use names from: {', '.join(known)}.")
+    return names
 
 
 def _data_dir(top, path):
@@ -357,12 +427,23 @@ def _read_sources(path, pretrain):
             sources[name] = Source(name, None, None, ())
             continue
         entry = _Keys(path, key, settings, spec_keys(Source, derived=("name",)), required=("dataset",))
+        domain = entry.get("domain")
+        if domain is not None and domain not in SOURCE_DOMAINS:
+            entry.fail(entry.key("domain"), f"is {domain!r}",
+                       "Use in (the tasks' visual and textual domain) or out, or leave it out.")
         sources[name] = Source(
             name=name,
             dataset=entry.string("dataset"),
             config=entry.string("config", fields=PRETRAIN_CONFIG_FIELDS),
             overrides=entry.string_list("overrides", fields=PRETRAIN_FIELDS, assignments=True),
+            domain=domain,
+            generated_from=entry.string("generated_from"),
         )
+    for source in sources.values():
+        real = sources.get(source.generated_from)
+        if source.generated_from is not None and (real is None or real.is_baseline or real is source):
+            pretrain.fail(f"pretrain.sources.{source.name}.generated_from", f"is {source.generated_from!r}",
+                          "Name the real-caption source these captions imitate, another source of this spec.")
     baselines = [s.name for s in sources.values() if s.is_baseline]
     if len(baselines) > 1:
         pretrain.fail("pretrain.sources", f"has several baselines (null settings): {baselines}",
