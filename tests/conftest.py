@@ -31,7 +31,8 @@ def write_run_config(path, includes=(), **sections):
     ``path``) on top, as a comma-separated list: the command-line overlay a user types."""
     with open(path, "w") as handle:
         yaml.safe_dump(dict(sections), handle, sort_keys=False)
-    return ",".join([os.path.abspath(p) for p in includes] + [str(path)])
+    files = [part for item in includes for part in str(item).split(",")]  # an include may be a list already
+    return ",".join([os.path.abspath(p) for p in files] + [str(path)])
 
 
 def exit_status(main, argv):

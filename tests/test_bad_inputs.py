@@ -17,18 +17,21 @@ import tarfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from mmf_domainstudy.compat.input_checks import check_run_trains
 from mmf_domainstudy.study.run.plan import expand_study
 from mmf_domainstudy.study.run.rundir import read_done
 from mmf_domainstudy.study.run.spec import load_spec
+from mmf_domainstudy.zoo.archive import sha256_file, write_artifact_tar
 from mmf_domainstudy.zoo.export import export_run
-from mmf_domainstudy.zoo.archive import sha256_file
-from tests.conftest import REPO, mmf_env, run_mmf
+from tests.conftest import REPO, mmf_env, run_mmf, write_run_config
 from tests.test_study_support import write_study
-from tests.test_trainer import vqa2_config
-from tests.test_zoo import tiny_state_dict
+from tests.test_trainer import pretrain_config, vqa2_config
+from tests.test_zoo import tiny_model_config, tiny_state_dict
 
 APPEND_ONLY_LOGS = ("train.log", "logs")
 RUN_WEIGHTS = "visual_bert_final.pth"
@@ -141,10 +144,15 @@ def bert_folder_without_config(tmp_path, config, save, data_dir):
                           "or null to start from random weights"))
 
 
-def copied_feature_store(tmp_path, data_dir):
-    """A copy of the fixture data; returns it and its COCO feature store (which vqa2 reads)."""
+def copied_data(tmp_path, data_dir):
     copy = tmp_path / "data"
     shutil.copytree(data_dir, copy)
+    return copy
+
+
+def copied_feature_store(tmp_path, data_dir):
+    """A copy of the fixture data; returns it and its COCO feature store (which vqa2 reads)."""
+    copy = copied_data(tmp_path, data_dir)
     return copy, copy / "datasets" / "coco" / "defaults" / "features" / "trainval2014.lmdb"
 
 
@@ -164,6 +172,78 @@ def zeroed_feature_records_read_in_a_worker(tmp_path, config, save, data_dir):
     data.write_bytes(content)
     return BadRun(data_dir=str(copy), overrides=("training.num_workers=1",),  # defaults.yaml reads with 4
                   expect=(f"feature store {store} key", "corrupt pickle", "re-extract or re-download it"))
+
+
+def no_update(key, value, unit):
+    return lambda tmp, config, save, data: BadRun(
+        overrides=(f"{key}={value}",),
+        expect=(f"{key}={value}: a training run needs at least 1 {unit}", f"set {key} to",
+                "to evaluate without training, use run_type=val"))
+
+
+def yaml_syntax_error(tmp_path, config, save, data_dir):
+    *overlaid, own = config.split(",")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(Path(own).read_text().replace("max_updates: 3", "max_updates: 3\n   batch_size: 2"))
+    return BadRun(config=",".join(overlaid + [str(broken)]), expect=(f"config file {broken} is not valid yaml",
+                                              "mapping values are not allowed here at line", "fix the yaml there"))
+
+
+def yaml_syntax_error_in_an_include(tmp_path, config, save, data_dir):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("training: {max_updates: 3\n")
+    including = tmp_path / "including.yaml"
+    including.write_text(f"includes:\n- {broken}\n")
+    return BadRun(config=f"{config},{including}", expect=(f"config file {broken} is not valid yaml", "fix the yaml there"))
+
+
+def yaml_whose_top_level_is_a_list(tmp_path, config, save, data_dir):
+    listed = tmp_path / "listed.yaml"
+    listed.write_text("- training.max_updates=3\n- training.batch_size=2\n")
+    return BadRun(config=str(listed), expect=(f"config file {listed} holds a list at its top level",
+                                              "write its settings as keys"))
+
+
+def data_dir_that_does_not_exist(tmp_path, config, save, data_dir):
+    nowhere = tmp_path / "nowhere"
+    return BadRun(overrides=(f"env.data_dir={nowhere}",),
+                  expect=(f"env.data_dir={nowhere} does not exist", "set env.data_dir (or $MMF_DATA_DIR)",
+                          "the folder that holds datasets/<name>/<variant>/annotations"))
+
+
+def mmf_data_dir_that_does_not_exist(tmp_path, config, save, data_dir):
+    nowhere = tmp_path / "nowhere"  # rc10 creates $MMF_DATA_DIR when it is missing: then it is empty
+    return BadRun(data_dir=str(nowhere), expect=(f"env.data_dir={nowhere} has no datasets folder",
+                                                 "set env.data_dir (or $MMF_DATA_DIR)"))
+
+
+def vqa2_train_annotations(tmp_path, data_dir):
+    copy = copied_data(tmp_path, data_dir)
+    return copy, copy / "datasets" / "vqa2" / "defaults" / "annotations" / "imdb_train2014.npy"
+
+
+def zero_byte_annotation_file(tmp_path, config, save, data_dir):
+    copy, annotations = vqa2_train_annotations(tmp_path, data_dir)
+    annotations.write_bytes(b"")  # a copy that never started
+    return BadRun(data_dir=str(copy), expect=(f"annotation file {annotations} is empty (0 bytes",
+                                              "download the dataset's annotations"))
+
+
+def annotation_file_without_samples(tmp_path, config, save, data_dir):
+    copy, annotations = vqa2_train_annotations(tmp_path, data_dir)
+    np.save(annotations, np.array([], dtype=object))
+    return BadRun(data_dir=str(copy), expect=(f"annotation file {annotations} has no samples (empty split)",
+                                              "download the dataset's annotations"))
+
+
+def samples_without_captions_read_in_a_worker(tmp_path, config, save, data_dir):
+    """VQA questions given to the captions source: every sample lacks ``captions``."""
+    questions = "vqa2/defaults/annotations/imdb_train2014.npy"
+    captionless = write_run_config(tmp_path / "captionless.yaml", [pretrain_config(tmp_path, "visual_bert")],
+                                   dataset_config={"masked_coco": {"annotations": {"train": [questions]}}})
+    return BadRun(config=captionless, dataset="masked_coco", overrides=("training.num_workers=1",),
+                  expect=(f"annotation file {Path(data_dir) / 'datasets' / questions}: a masked_coco train sample "
+                          "lacks 'captions'", "point dataset_config.masked_coco.annotations.train at annotation files"))
 
 
 BAD_RUNS = {
@@ -197,6 +277,17 @@ BAD_RUNS = {
                 "set model_config.visual_bert.visual_embedding_dim=2048 (or auto)")),
     "truncated_feature_store": truncated_feature_store,
     "corrupt_feature_record_read_in_a_worker": zeroed_feature_records_read_in_a_worker,
+    "max_updates_-1": no_update("training.max_updates", -1, "update"),
+    "max_updates_0": no_update("training.max_updates", 0, "update"),
+    "max_epochs_0": no_update("training.max_epochs", 0, "epoch"),
+    "yaml_syntax_error": yaml_syntax_error,
+    "yaml_syntax_error_in_an_include": yaml_syntax_error_in_an_include,
+    "yaml_whose_top_level_is_a_list": yaml_whose_top_level_is_a_list,
+    "data_dir_that_does_not_exist": data_dir_that_does_not_exist,
+    "mmf_data_dir_that_does_not_exist": mmf_data_dir_that_does_not_exist,
+    "zero_byte_annotation_file": zero_byte_annotation_file,
+    "annotation_file_without_samples": annotation_file_without_samples,
+    "samples_without_captions_read_in_a_worker": samples_without_captions_read_in_a_worker,
 }
 
 
@@ -208,6 +299,15 @@ def test_bad_run_input_is_one_clear_error_and_keeps_earlier_outputs(case, tmp_pa
                      *bad.overrides, check=False)
     assert_one_clear_error(result, *bad.expect)
     assert_intact(save, before, log_before)
+
+
+@pytest.mark.parametrize("settings", [
+    {"run_type": "train", "training": {"max_updates": -1, "max_epochs": 1}},  # rc10 then trains by epochs
+    {"run_type": "val", "training": {"max_updates": 0, "max_epochs": None}},  # evaluates, trains nothing
+    {"run_type": "train_val", "training": {"max_updates": 1, "max_epochs": None}},
+])
+def test_runs_that_train_or_only_evaluate_pass_the_training_length_check(settings):
+    check_run_trains(OmegaConf.create(settings))
 
 
 def test_traceback_on_request(tmp_path, earlier_run, fixture_data_dir):
@@ -302,6 +402,40 @@ def test_zoo_import_refuses_a_sha256_mismatch(tmp_path, zoo_with_an_entry):
     assert download.exists()  # a mismatch deletes nothing
 
 
+class RunsACommand:
+    """Unpickling this calls ``os.system(command)``: what a malicious checkpoint does."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def test_zoo_import_of_a_pickle_that_calls_posix_system_needs_trust(tmp_path, zoo_with_an_entry):
+    """Refused without --trust (the command does not run), loaded with it (the command runs: the marker)."""
+    zoo, before = zoo_with_an_entry
+    marker = tmp_path / "the-pickle-ran"
+    checkpoint = tmp_path / "model.pth"
+    torch.save({"model": tiny_state_dict("visual_bert"), "hook": RunsACommand(f"touch {marker}"),
+                "config": {"model_config": {"visual_bert": tiny_model_config("visual_bert")}}}, checkpoint)
+    tar_path = tmp_path / "downloads" / "hooked.tar"
+    tar_path.parent.mkdir()
+    write_artifact_tar(str(tar_path), {"model.pth": str(checkpoint)})
+    key_args = ("--key", "visual_bert.hooked", "--sha256", sha256_file(tar_path))
+
+    refused = zoo_import(tmp_path, zoo, tar_path, *key_args)
+    assert_one_clear_error(refused, f"{tar_path}/model.pth", "posix.system",
+                           "needs arbitrary unpickling: use --trust only for a file you trust")
+    assert not marker.exists()
+    assert outputs(zoo) == before
+
+    trusted = zoo_import(tmp_path, zoo, tar_path, *key_args, "--trust")
+    assert trusted.returncode == 0, trusted.stderr[-3000:]
+    assert "registered visual_bert.hooked" in trusted.stdout
+    assert marker.exists()
+
+
 # --- tools/extract_features.py -----------------------------------------------------------------
 
 def test_extract_features_from_an_empty_folder(tmp_path, fixture_data_dir):
@@ -361,5 +495,7 @@ def test_every_case_is_in_the_readme():
     section = readme.split("## Troubleshooting", 1)[1]
     for phrase in ("unknown dataset", "unknown model", "misspelled key", "fraction", "missing checkpoint",
                    "truncated checkpoint", "ViLBERT weights", "vocab.txt", "config.json", "visual_embedding_dim",
-                   "LMDB", "`..`", "sha256", "disk full", "read-only", "SIGTERM", "no images"):
+                   "LMDB", "`..`", "sha256", "disk full", "read-only", "SIGTERM", "no images",
+                   "max_updates=-1", "max_epochs=0", "posix.system", "captions", "yaml syntax error",
+                   "top level is a list", "env.data_dir", "0-byte", "no samples"):
         assert phrase in section, phrase

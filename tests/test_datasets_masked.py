@@ -5,6 +5,7 @@ import torch
 from mmf.common.registry import registry
 from mmf.common.sample import SampleList
 from mmf_domainstudy.datasets.regions import REGION_MASK_PROBABILITY, REGION_ZERO_PROBABILITY
+from mmf_domainstudy.formats.errors import DataFormatError
 from tests.datasets_support import data_root, load_split  # noqa: F401  (data_root is a fixture)
 
 SOURCES = ["masked_coco", "masked_vqa_p", "masked_conceptual_captions", "masked_cc_small", "masked_ccg"]
@@ -189,7 +190,7 @@ def test_bad_probability_names_the_key_and_the_upstream_value(data_root, value):
 def test_a_sample_of_another_format_is_a_clear_error(data_root):
     vqa_questions = "vqa2/defaults/annotations/imdb_train2014.npy"
     dataset = load_split("masked_coco", data_root, annotations={"train": [vqa_questions]})
-    with pytest.raises(KeyError, match=r"masked_coco train: a sample lacks 'captions'"):
+    with pytest.raises(DataFormatError, match=r"imdb_train2014.npy: a masked_coco train sample lacks 'captions'"):
         dataset[0]
 
 

@@ -175,6 +175,53 @@ def check_configs_up_front():
     Configuration._merge_with_dotlist = _merge_with_dotlist
 
 
+# What each training-length key must be for a training run to do any update, and its fix.
+TRAINING_LENGTH = {
+    "training.max_updates": ("update", "set training.max_updates to the number of updates to run, or set "
+                                       "training.max_epochs (max_updates is then not used)"),
+    "training.max_epochs": ("epoch", "set training.max_epochs to at least 1, or to null to train for "
+                                     "training.max_updates"),
+}
+
+
+def check_run_trains(config):
+    """A training run must do at least one update; rc10 accepts max_updates <= 0, trains nothing and
+    evaluates whatever checkpoint the save dir holds, rewriting that run's config.yaml and metrics.json."""
+    if "train" not in str(config.run_type):
+        return
+    if config.training.max_epochs is not None:  # rc10 then trains by epochs and ignores max_updates
+        key, value = "training.max_epochs", config.training.max_epochs
+    else:
+        key, value = "training.max_updates", config.training.max_updates
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1:
+        return
+    unit, fix = TRAINING_LENGTH[key]
+    raise ConfigError(
+        f"{key}={value}: a training run needs at least 1 {unit}; {fix}; to evaluate without training, "
+        "use run_type=val"
+    )
+
+
+@shim(
+    "no_update_runs",
+    AFTER_MMF,
+    "rc10 accepts training.max_updates <= 0, trains nothing, evaluates a stale checkpoint and rewrites the "
+    "earlier run's config.yaml; refuse it before anything is written",
+    detect=lambda: True,
+)
+def check_training_length_before_logging():
+    import mmf_cli.run
+
+    build_config = mmf_cli.run.build_config
+
+    def build_config_and_check_training_length(configuration, *args, **kwargs):
+        config = build_config(configuration, *args, **kwargs)
+        check_run_trains(config)
+        return config
+
+    mmf_cli.run.build_config = build_config_and_check_training_length
+
+
 @shim(
     "writable_save_dir",
     AFTER_MMF,

@@ -49,8 +49,8 @@ class MaskedCaptionsDataset(MaskedPretrainingDataset):
         image_id = self.sample_field(sample_info, "image_id")
         for _ in range(MISMATCH_DRAWS):
             other = self.annotation_db[random.randrange(len(self.annotation_db))]
-            if other["image_id"] != image_id:
-                return random.choice(other["captions"])
+            if self.sample_field(other, "image_id") != image_id:
+                return random.choice(self.sample_field(other, "captions"))
         raise ValueError(
             f"{self.dataset_name} {self.dataset_type}: no caption of another image in {MISMATCH_DRAWS} draws; "
             f"two_sentence/false_caption need a split with several images (or set "

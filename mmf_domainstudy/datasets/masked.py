@@ -17,6 +17,7 @@ from mmf.datasets.mmf_dataset_builder import MMFDatasetBuilder
 from mmf_domainstudy.datasets.options import boolean_option, option_key
 from mmf_domainstudy.datasets.regions import mask_regions
 from mmf_domainstudy.datasets.subsets import TrainingSubsetMixin
+from mmf_domainstudy.formats.errors import DataFormatError
 
 
 class MaskedPretrainingDataset(MMFDataset):
@@ -54,12 +55,13 @@ class MaskedPretrainingDataset(MMFDataset):
         return features
 
     def sample_field(self, sample_info, key):
-        """``sample_info[key]``, or an error naming the dataset, split and the sample."""
+        """``sample_info[key]``, or a bad-input error naming the annotation file and the key to fix."""
         if key not in sample_info:
-            raise KeyError(
-                f"{self.dataset_name} {self.dataset_type}: a sample lacks '{key}' "
-                f"(it has {sorted(sample_info)}); point dataset_config.{self.dataset_name}.annotations "
-                "at annotation files of this source's format"
+            annotations = self._get_path_based_on_index(self.config, "annotations", self._index)
+            raise DataFormatError(
+                f"annotation file {annotations}: a {self.dataset_name} {self.dataset_type} sample lacks '{key}' "
+                f"(it has {sorted(sample_info)}); point dataset_config.{self.dataset_name}.annotations."
+                f"{self.dataset_type} at annotation files of this source's format"
             )
         return sample_info[key]
 

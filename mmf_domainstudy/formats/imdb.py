@@ -9,7 +9,7 @@ import datetime
 import os
 
 from mmf_domainstudy.formats.errors import DataFormatError
-from mmf_domainstudy.formats.npy import load_npy, object_array, save_npy
+from mmf_domainstudy.formats.npy import load_npy, npy_shape, object_array, save_npy
 
 _FIX = "create it with tools/prepare_easy_vqa.py or download the dataset's annotations into the data dir"
 
@@ -31,13 +31,24 @@ def read_imdb(path):
             f"annotation file {path}: expected a list of dicts, found an array of shape {array.shape}; {_FIX}."
         )
     if not samples:
-        raise DataFormatError(f"annotation file {path} has no samples (empty split); {_FIX}.")
+        raise _no_samples(path)
     bad = next((i for i, s in enumerate(samples) if not isinstance(s, dict)), None)
     if bad is not None:
         raise DataFormatError(
             f"annotation file {path}: sample {bad} is a {type(samples[bad]).__name__}, not a dict; {_FIX}."
         )
     return metadata, samples
+
+
+def check_imdb_header(path):
+    """Refuse a missing, empty (0-byte) or zero-length imdb from its header alone, before a reader
+    that loads the whole file (rc10's AnnotationDatabase then fails on ``data[0]`` or at EOF)."""
+    if 0 in npy_shape(path, what="annotation file", fix=_FIX):
+        raise _no_samples(path)
+
+
+def _no_samples(path):
+    return DataFormatError(f"annotation file {path} has no samples (empty split); {_FIX}.")
 
 
 def write_imdb(path, samples, dataset_name, **metadata):

@@ -13,6 +13,30 @@ _HEADER_READERS = {
 }
 
 
+def _read_header(handle, path, what, fix):
+    """``(shape, fortran_order, dtype)`` from the open ``.npy`` file's header."""
+    if os.fstat(handle.fileno()).st_size == 0:
+        raise DataFormatError(f"{what} {path} is empty (0 bytes: an interrupted copy or download?); {fix}.")
+    try:
+        version = np.lib.format.read_magic(handle)
+        return _HEADER_READERS[version](handle)
+    except (ValueError, KeyError, EOFError) as err:
+        raise DataFormatError(f"{what} {path} is not a readable .npy file ({err}); {fix}.") from None
+
+
+def _open_npy(path, what, fix):
+    if not os.path.isfile(path):
+        raise DataFormatError(f"{what} {path} does not exist; {fix}.")
+    return open(path, "rb")
+
+
+def npy_shape(path, what="file", fix="check the path"):
+    """The array shape a ``.npy`` header declares, read without loading the array."""
+    path = os.fspath(path)
+    with _open_npy(path, what, fix) as handle:
+        return _read_header(handle, path, what, fix)[0]
+
+
 def load_npy(path, what="file", fix="check the path"):
     """Load a ``.npy``; object arrays go through the restricted unpickler.
 
@@ -20,14 +44,8 @@ def load_npy(path, what="file", fix="check the path"):
     ``what="annotation file", fix="run tools/prepare_easy_vqa.py"``.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DataFormatError(f"{what} {path} does not exist; {fix}.")
-    with open(path, "rb") as handle:
-        try:
-            version = np.lib.format.read_magic(handle)
-            shape, fortran_order, dtype = _HEADER_READERS[version](handle)
-        except (ValueError, KeyError, EOFError) as err:
-            raise DataFormatError(f"{what} {path} is not a readable .npy file ({err}); {fix}.") from None
+    with _open_npy(path, what, fix) as handle:
+        shape, fortran_order, dtype = _read_header(handle, path, what, fix)
         if not dtype.hasobject:
             handle.seek(0)
             return np.load(handle, allow_pickle=False)

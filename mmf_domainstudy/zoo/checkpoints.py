@@ -26,17 +26,20 @@ _MARKERS = {
     "visual_bert": {"token_type_embeddings_visual", "position_embeddings_visual"},
     "vilbert": {"v_embeddings", "v_layer", "c_layer", "t_pooler", "v_pooler"},
 }
-_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+# torch's two wordings of a name that tensors-only unpickling refuses: a class or function
+# outside its allowlist ("Unsupported global: GLOBAL x.Y was not an allowed global"), or
+# one from a module it blocks outright ("Trying to load unsupported GLOBAL posix.system
+# whose module posix is blocked", torch >= 2.6).
+_UNSUPPORTED_GLOBAL = re.compile(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)")
 
 
 def _refuse_untrusted(path, error):
     found = _UNSUPPORTED_GLOBAL.search(str(error))
-    needs = f"the Python object {found.group(1)}" if found else "objects other than tensors"
     return UntrustedCheckpointError(
-        f"{path}: this checkpoint needs arbitrary unpickling (it references {needs}), "
-        "which can run code from the file. If you trust its source, pass --trust "
-        "(trust_remote=True in the API). If that name looks cut short, the file is "
-        "more likely truncated: check its sha256."
+        f"{path}: this checkpoint needs arbitrary unpickling: use --trust only for a file you "
+        "trust (tools/zoo.py import/export --trust; trust_remote=True in the API). It references "
+        f"the Python object {found.group(1)}: loading it can run code from the file. If that "
+        "name looks cut short, the file is more likely truncated: check its sha256."
     )
 
 
