@@ -49,6 +49,7 @@ setup(
         "console_scripts": [
             "mmf_domainstudy_run = mmf_domainstudy.run:main",
             "domainstudy-run = mmf_domainstudy.study.cli:main",
+            "domainstudy-check-data = mmf_domainstudy.datasets.cli:main",
         ]
     },
     cmdclass={"build_py": BuildWithImportHook},

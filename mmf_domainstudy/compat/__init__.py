@@ -7,7 +7,7 @@ reasons, one line each.
 """
 # Registration order is application order: torchvision first, since transformers imports it.
 from . import torchvision_ops  # noqa: F401,I001
-from . import legacy_imports, devices, mmf_fixes, config_paths, input_checks  # noqa: F401,E402
+from . import legacy_imports, devices, mmf_fixes, config_paths, data_files, input_checks  # noqa: F401,E402
 from .registry import AFTER_MMF, APPLIED, BEFORE_MMF, SHIMS, apply_phase
 
 
