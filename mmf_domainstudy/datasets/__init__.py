@@ -4,7 +4,15 @@ Registered builders (``dataset=`` names): masked_coco, masked_vqa_p,
 masked_conceptual_captions (CC-full), masked_cc_small, masked_ccg, and rc10's
 vqa2, vizwiz, visual_entailment, mmimdb with a training ``fraction``. Options
 and their defaults: ``options.py``; bundled yaml under ``configs/mmf/datasets``.
+``data_check.py`` lists (and checks) every file a run reads.
 """
-from mmf_domainstudy.datasets.subsets import select_indices, write_annotation_subset
-
 __all__ = ["select_indices", "write_annotation_subset"]
+
+
+def __getattr__(name):
+    """Re-exported on first use, so that ``datasets/cli.py --help`` imports nothing heavy (torch)."""
+    if name in __all__:
+        from mmf_domainstudy.datasets import subsets
+
+        return getattr(subsets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

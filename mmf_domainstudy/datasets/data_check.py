@@ -58,9 +58,12 @@ class DataFile:
     key: str  # the config key that names it, usable as a command-line override
     path: str  # where rc10 opens it
     kind: str  # ANNOTATIONS, FEATURES, IMAGES or VOCABULARY
-    what: str  # e.g. "VQA v2 test annotations (imdb .npy)"
     present: bool
     size: Optional[int]  # bytes; None when missing or a folder of files
+
+    @property
+    def what(self):
+        return describe([self])
 
 
 class MissingDataFiles(DataFormatError):
@@ -118,7 +121,7 @@ def vocabulary_files(name, dataset_config):
             path = vocab_file
             if not os.path.isabs(vocab_file):
                 path = os.path.abspath(os.path.join(get_mmf_root(), dataset_config.data_dir, vocab_file))
-            files.append(_data_file(name, EVERY_SPLIT, dotted, path, VOCABULARY, processor))
+            files.append(_data_file(name, EVERY_SPLIT, dotted, path, VOCABULARY))
     return files
 
 
@@ -145,11 +148,10 @@ def _under_data_dir(data_dir, entry):
     return ",".join(os.path.join(data_dir, part) for part in entry.split(","))
 
 
-def _data_file(name, split, key, path, kind, processor=None):
+def _data_file(name, split, key, path, kind):
     path = os.path.abspath(path)
     present, size = _presence(path, kind)
-    return DataFile(name, split, f"dataset_config.{name}.{key}", path, kind, _describe(name, split, path, kind, processor),
-                    present, size)
+    return DataFile(name, split, f"dataset_config.{name}.{key}", path, kind, present, size)
 
 
 def _presence(path, kind):
@@ -162,16 +164,20 @@ def _presence(path, kind):
     return (True, os.path.getsize(path)) if os.path.isfile(path) else (False, None)
 
 
-def _describe(name, split, path, kind, processor):
-    title = DATASET_TITLES.get(name, name)
-    if kind == VOCABULARY:
+def describe(files):
+    """What a file is, e.g. "VQA v2 test annotations (imdb .npy)", for the entries of one path."""
+    first = files[0]
+    title = DATASET_TITLES.get(first.dataset, first.dataset)
+    if first.kind == VOCABULARY:
+        processor = first.key.split(".processors.")[1].split(".")[0]
         return f"{title} {processor.replace('_processor', '')} vocabulary"
-    if kind == ANNOTATIONS:
-        return f"{title} {split} annotations ({ANNOTATION_FORMATS.get(os.path.splitext(path)[1], 'unknown format')})"
-    if kind == FEATURES:
-        store = "LMDB store" if path.endswith(".lmdb") else "folder of .npy"
-        return f"{title} {split} region features ({store})"
-    return f"{title} {split} images (folder)"
+    splits = "+".join(dict.fromkeys(f.split for f in files))
+    if first.kind == ANNOTATIONS:
+        file_format = ANNOTATION_FORMATS.get(os.path.splitext(first.path)[1], "unknown format")
+        return f"{title} {splits} annotations ({file_format})"
+    if first.kind == FEATURES:
+        return f"{title} {splits} region features ({'LMDB store' if first.path.endswith('.lmdb') else 'folder of .npy'})"
+    return f"{title} {splits} images (folder)"
 
 
 def format_size(size):
@@ -191,13 +197,16 @@ def format_table(files):
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows)
 
 
-def run_context(config):
-    """What decided the paths: the splits read, each dataset's data_dir and env.data_dir."""
-    run_type = config.get("run_type", "train")
-    data_dirs = ", ".join(f"dataset_config.{name}.data_dir={config.dataset_config[name].data_dir}"
-                          for name in dataset_names(config))
-    return (f"run_type={run_type} reads {', '.join(splits_for_run_type(run_type))}; relative entries are under "
-            f"{data_dirs} (env.data_dir={config.env.data_dir})")
+def run_context(configs, missing):
+    """What decided the paths of ``missing``, over the configs of the runs lacking them."""
+    reads = dict.fromkeys(f"run_type={c.get('run_type', 'train')} reads "
+                          f"{', '.join(splits_for_run_type(c.get('run_type', 'train')))}" for c in configs)
+    datasets = {f.dataset for f in missing}
+    data_dirs = dict.fromkeys(f"dataset_config.{name}.data_dir={c.dataset_config[name].data_dir}"
+                              for c in configs for name in dataset_names(c) if name in datasets)
+    env_data_dirs = dict.fromkeys(str(c.env.data_dir) for c in configs)
+    return (f"{'; '.join(reads)}; relative entries are under {', '.join(data_dirs)} "
+            f"(env.data_dir={', '.join(env_data_dirs)})")
 
 
 def missing_files_message(missing, context, needed_by=None):
@@ -215,7 +224,7 @@ def missing_files_message(missing, context, needed_by=None):
         if needed_by:
             names = needed_by[path]
             runs = f" (needed by {len(names)} run(s): {', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
-        items.append(f"[{number}] {files[0].what}: {keys} -> {path}{runs}")
+        items.append(f"[{number}] {describe(files)}: {keys} -> {path}{runs}")
     return f"{len(paths)} data file(s) missing ({context}): {'; '.join(items)}. To fix: {_fixes(missing)}"
 
 
@@ -228,8 +237,7 @@ def _fixes(missing):
         sources.append(EXTRACT_FEATURES)
     fixes = [
         f"put each file at its path ({'; '.join(sources)})",
-        f"point its key at the file, e.g. {first.key}=/path/to/{os.path.basename(first.path)} "
-        "(in the config or on the command line)",
+        f"point its key at the file, e.g. {override_example(first)} (in the config or on the command line)",
         "set env.data_dir (or $MMF_DATA_DIR) to the folder that holds datasets/",
     ]
     text = ", or ".join(fixes)
@@ -238,11 +246,21 @@ def _fixes(missing):
     return text
 
 
+def override_example(data_file):
+    """A command-line override that moves ``data_file``. rc10 silently ignores ``key[0]=value`` for a
+    list of strings, so the whole list is replaced: a single string is a one-file list to MMF."""
+    key, _, index = data_file.key.partition("[")
+    name = f"/path/to/{os.path.basename(data_file.path)}"
+    if index in ("", "0]"):
+        return f"{key}={name}"
+    return f"{key}=\"['/path/to/file0', ..., '{name}']\" (the whole list)"
+
+
 def raise_for_missing(files, config):
     """Raise MissingDataFiles naming every file of ``files`` that is missing, all in one message."""
     missing = [f for f in files if not f.present]
     if missing:
-        raise MissingDataFiles(missing_files_message(missing, run_context(config)), missing)
+        raise MissingDataFiles(missing_files_message(missing, run_context([config], missing)), missing)
 
 
 def check_data_files(config):

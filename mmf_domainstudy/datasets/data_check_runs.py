@@ -110,16 +110,17 @@ def check_runs(commands):
     Returns ``{run name: [DataFile]}`` when nothing is missing.
     """
     checked = data_files_of_runs(commands)
-    needed_by, missing, contexts = {}, {}, {}
+    needed_by, missing, configs = {}, {}, {}
     for name, (config, files) in checked.items():
         for data_file in (f for f in files if not f.present):
             names = needed_by.setdefault(data_file.path, [])
             if name not in names:
                 names.append(name)
             missing.setdefault((data_file.path, data_file.key), data_file)
-            contexts.setdefault(run_context(config))
+            configs.setdefault(id(config), config)
     if missing:
+        missing = list(missing.values())
         lacking = len({name for names in needed_by.values() for name in names})
-        context = f"{lacking} of {len(checked)} runs; {' | '.join(contexts)}"
-        raise MissingDataFiles(missing_files_message(list(missing.values()), context, needed_by), list(missing.values()))
+        context = f"{lacking} of {len(checked)} runs; {run_context(list(configs.values()), missing)}"
+        raise MissingDataFiles(missing_files_message(missing, context, needed_by), missing)
     return {name: files for name, (_, files) in checked.items()}
