@@ -164,6 +164,19 @@ def zeroed_feature_records_read_in_a_worker(tmp_path, config, save, data_dir):
                   expect=(f"feature store {store} key", "corrupt pickle", "re-extract or re-download it"))
 
 
+def missing_data_files(tmp_path, config, save, data_dir):
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy, copy_function=os.link)  # hard links: removing one leaves the fixture whole
+    annotations = copy / "datasets" / "vqa2" / "defaults" / "annotations" / "imdb_val2014.npy"
+    vocabulary = copy / "datasets" / "vqa2" / "defaults" / "extras" / "vocabs" / "answers_vqa.txt"
+    annotations.unlink()
+    vocabulary.unlink()
+    return BadRun(data_dir=str(copy), expect=(
+        "2 data file(s) missing", f"dataset_config.vqa2.annotations.val[0] -> {annotations}",
+        f"dataset_config.vqa2.processors.answer_processor.params.vocab_file -> {vocabulary}",
+        "point its key at the file", "set env.data_dir"))
+
+
 BAD_RUNS = {
     "unknown_dataset": lambda tmp, config, save, data: BadRun(
         dataset="vqa3", expect=("dataset='vqa3' is not a registered dataset", "did you mean vqa2?", "use one of:")),
@@ -195,6 +208,7 @@ BAD_RUNS = {
                 "set model_config.visual_bert.visual_embedding_dim=2048 (or auto)")),
     "truncated_feature_store": truncated_feature_store,
     "corrupt_feature_record_read_in_a_worker": zeroed_feature_records_read_in_a_worker,
+    "missing_data_files": missing_data_files,
 }
 
 
@@ -359,5 +373,6 @@ def test_every_case_is_in_the_readme():
     section = readme.split("## Troubleshooting", 1)[1]
     for phrase in ("unknown dataset", "unknown model", "misspelled key", "fraction", "missing checkpoint",
                    "truncated checkpoint", "ViLBERT weights", "vocab.txt", "config.json", "visual_embedding_dim",
-                   "LMDB", "`..`", "sha256", "disk full", "read-only", "SIGTERM", "no images"):
+                   "LMDB", "data file missing", "`..`", "sha256", "disk full", "read-only", "SIGTERM",
+                   "no images"):
         assert phrase in section, phrase

@@ -2,7 +2,8 @@
 file those splits read is checked before the run starts, all missing ones in one error line.
 
 The data dirs are the fixture's (MMF's layout) with one file removed at a time; each
-missing path the check reports is the one rc10's own loading fails on.
+missing path the check reports is the one rc10's own loading fails on. A real run with
+missing files: tests/test_bad_inputs.py (``missing_data_files``).
 """
 import dataclasses
 import os
@@ -20,12 +21,11 @@ from mmf_domainstudy.compat.input_checks import ConfigError
 from mmf_domainstudy.datasets import data_check_runs
 from mmf_domainstudy.datasets.data_check import MissingDataFiles, format_table, override_example
 from mmf_domainstudy.datasets.data_check_runs import RunCommand, check_runs, data_files_of_runs
-from tests.conftest import REPO, mmf_env, run_mmf, write_run_config
+from tests.conftest import REPO, mmf_env, write_run_config
 from tests.datasets_support import FIXTURE_GAPS, write_generated_captions, write_lowercase_genres
-from tests.test_bad_inputs import assert_one_clear_error, outputs
+from tests.test_bad_inputs import assert_one_clear_error
 from tests.test_fast_paths import (build_tiny_trainer, classification_sections, isolated_mmf,  # noqa: F401
                                    loss_curve, merged, pretrain_sections)
-from tests.test_trainer import vqa2_config
 
 CONFIGS = os.path.join(REPO, "projects", "domain_study", "configs", "visual_bert")
 # dataset -> the project config a user runs it with (VisualBERT; ViLBERT's read the same files)
@@ -272,23 +272,6 @@ def test_a_study_is_checked_at_once_with_one_config_build_per_distinct_data_setu
 def test_a_bad_key_in_one_run_names_the_run(data_copy):
     with pytest.raises(ConfigError, match="^run vqa2-typo: .*dataset_config.vqa2.anotations"):
         check_runs([command("vqa2", data_copy, "dataset_config.vqa2.anotations.train=x.npy", name="vqa2-typo")])
-
-
-def test_a_run_with_missing_files_stops_before_writing_anything(tmp_path, data_copy):
-    """A real run: one error line naming both missing files, exit 2, the save dir as it was."""
-    (data_copy / "datasets" / "vqa2/defaults/annotations/imdb_val2014.npy").unlink()
-    (data_copy / "datasets" / "vqa2/defaults/extras/vocabs/answers_vqa.txt").unlink()
-    save = tmp_path / "save"
-    save.mkdir()
-    (save / "metrics.json").write_text('{"updates": 3}\n')
-    before = outputs(save)
-    result = run_mmf(vqa2_config(tmp_path, "visual_bert"), "visual_bert", "vqa2", save, data_copy,
-                     "run_type=train_val", check=False)
-    assert_one_clear_error(result, "2 data file(s) missing",
-                           "dataset_config.vqa2.annotations.val[0] -> " + str(data_copy / "datasets/vqa2/defaults/annotations/imdb_val2014.npy"),
-                           "dataset_config.vqa2.processors.answer_processor.params.vocab_file -> "
-                           + str(data_copy / "datasets/vqa2/defaults/extras/vocabs/answers_vqa.txt"))
-    assert sorted(os.listdir(save)) == ["metrics.json"] and outputs(save) == before
 
 
 def test_the_installed_command_prints_the_table_and_one_error_line(tmp_path, data_copy):
