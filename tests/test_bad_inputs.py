@@ -172,7 +172,7 @@ def missing_data_files(tmp_path, config, save, data_dir):
     annotations.unlink()
     vocabulary.unlink()
     return BadRun(data_dir=str(copy), expect=(
-        "2 data file(s) missing", f"dataset_config.vqa2.annotations.val[0] -> {annotations}",
+        "2 data file(s) missing", f"dataset_config.vqa2.annotations.val -> {annotations}",
         f"dataset_config.vqa2.processors.answer_processor.params.vocab_file -> {vocabulary}",
         "point its key at the file", "set env.data_dir"))
 

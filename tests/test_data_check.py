@@ -163,32 +163,32 @@ class MissingCase:
 MISSING_CASES = {
     "coco_test_annotations": MissingCase(
         "masked_coco", "train_val_inference", ("coco/defaults/annotations/imdb_karpathy_test_by_image.npy",),
-        {"dataset_config.masked_coco.annotations.test[0]": "COCO captions test annotations (imdb .npy)"}, "test"),
+        {"dataset_config.masked_coco.annotations.test": "COCO captions test annotations (imdb .npy)"}, "test"),
     "vqa2_test2015": MissingCase(
-        "vqa2", "test", (), {"dataset_config.vqa2.annotations.test[0]": "VQA v2 test annotations (imdb .npy)",
-                             "dataset_config.vqa2.features.test[0]": "VQA v2 test region features (LMDB store)"},
+        "vqa2", "test", (), {"dataset_config.vqa2.annotations.test": "VQA v2 test annotations (imdb .npy)",
+                             "dataset_config.vqa2.features.test": "VQA v2 test region features (LMDB store)"},
         "test", gaps=False),
     "cc_val_features": MissingCase(
         "masked_conceptual_captions", "train_val", ("cc/defaults/features/cc_val.lmdb",),
-        {"dataset_config.masked_conceptual_captions.features.val[0]": "Conceptual Captions val region features (LMDB store)"},
+        {"dataset_config.masked_conceptual_captions.features.val": "Conceptual Captions val region features (LMDB store)"},
         "val"),
     "vizwiz_answers": MissingCase(
         "vizwiz", "train_val", ("vizwiz/v2019/extras/vocabs/answers_vizwiz_7k.txt",),
         {"dataset_config.vizwiz.processors.answer_processor.params.vocab_file": "VizWiz answer vocabulary"}, "val"),
     "snli_ve_dev_jsonl": MissingCase(
         "visual_entailment", "train_val", ("visual_entailment/defaults/annotations/snli_ve_dev.jsonl",),
-        {"dataset_config.visual_entailment.annotations.val[0]": "SNLI-VE val annotations (jsonl)"}, "val"),
+        {"dataset_config.visual_entailment.annotations.val": "SNLI-VE val annotations (jsonl)"}, "val"),
     "flickr30k_features": MissingCase(  # the bundled yaml's store, which the fixture writes elsewhere
         "visual_entailment", "train_val", (),
-        {"dataset_config.visual_entailment.features.train[0]": "SNLI-VE train region features (LMDB store)",
-         "dataset_config.visual_entailment.features.val[0]": "SNLI-VE val region features (LMDB store)"},
+        {"dataset_config.visual_entailment.features.train": "SNLI-VE train region features (LMDB store)",
+         "dataset_config.visual_entailment.features.val": "SNLI-VE val region features (LMDB store)"},
         "train", gaps=False,
-        listed_as="[1] SNLI-VE train+val region features (LMDB store): dataset_config.visual_entailment.features.train[0], "
-                  "dataset_config.visual_entailment.features.val[0] -> "),
+        listed_as="[1] SNLI-VE train+val region features (LMDB store): dataset_config.visual_entailment.features.train, "
+                  "dataset_config.visual_entailment.features.val -> "),
     "ccg_captions": MissingCase(
         "masked_ccg", "train_val", (),
-        {"dataset_config.masked_ccg.annotations.train[0]": "CCG generated captions train annotations (imdb .npy)",
-         "dataset_config.masked_ccg.annotations.val[0]": "CCG generated captions val annotations (imdb .npy)"}, "train"),
+        {"dataset_config.masked_ccg.annotations.train": "CCG generated captions train annotations (imdb .npy)",
+         "dataset_config.masked_ccg.annotations.val": "CCG generated captions val annotations (imdb .npy)"}, "train"),
 }
 
 
@@ -238,6 +238,22 @@ def test_the_suggested_override_points_the_check_at_the_file(data_copy):
     assert {f.path for f in files if f.split == "test"} == {str(val), str(store)} and all(f.present for f in files)
 
 
+def test_a_split_of_several_files_names_each_by_index_and_pairs_a_single_store_with_all(tmp_path, data_copy):
+    karpathy = "coco/defaults/annotations/imdb_karpathy_{}_by_image.npy"
+    two_files = write_run_config(tmp_path / "two_files.yaml", dataset_config={"masked_coco": {
+        "annotations": {"train": [karpathy.format("train"), karpathy.format("extra")]},
+        "features": {"train": "coco/defaults/features/trainval2014.lmdb"}}})
+    run = command("masked_coco", data_copy, "run_type=train_val",
+                  configs=[os.path.join(CONFIGS, STUDY_CONFIGS["masked_coco"]), two_files])
+    _, files = check_one(run)
+    assert [(f.key.rsplit(".", 2)[-2:], f.present) for f in files if f.split == "train"] == [
+        (["annotations", "train[0]"], True), (["features", "train"], True),
+        (["annotations", "train[1]"], False), (["features", "train"], True)]
+    error = missing_error(run)
+    assert ("dataset_config.masked_coco.annotations.train=\"['/path/to/file0', ..., "
+            "'/path/to/imdb_karpathy_extra_by_image.npy']\" (the whole list)") in str(error)
+
+
 def test_a_study_is_checked_at_once_with_one_config_build_per_distinct_data_setup(tmp_path, data_copy, monkeypatch):
     builds = []
     monkeypatch.setattr(data_check_runs, "build_config", lambda opts, build=data_check_runs.build_config: builds.append(opts) or build(opts))
@@ -260,9 +276,9 @@ def test_a_study_is_checked_at_once_with_one_config_build_per_distinct_data_setu
     assert message.startswith("4 data file(s) missing (3 of 5 runs; ")
     assert "run_type=train_val reads train, val;" in message and "run_type=train_val_inference reads train, val, test;" in message
     for key, runs_needing in [
-        ("dataset_config.vqa2.annotations.test[0]", "(needed by 1 run(s): vqa2-test)"),
-        ("dataset_config.masked_conceptual_captions.features.val[0]", "(needed by 1 run(s): cc)"),
-        ("dataset_config.masked_coco.annotations.train[0]", "(needed by 1 run(s): coco-moved)"),
+        ("dataset_config.vqa2.annotations.test", "(needed by 1 run(s): vqa2-test)"),
+        ("dataset_config.masked_conceptual_captions.features.val", "(needed by 1 run(s): cc)"),
+        ("dataset_config.masked_coco.annotations.train", "(needed by 1 run(s): coco-moved)"),
     ]:
         assert key in message and runs_needing in message.split(key, 1)[1].split(";")[0]
     assert str(data_copy / "datasets" / "coco/elsewhere/imdb_karpathy_train_by_image.npy") in message
@@ -282,7 +298,7 @@ def test_the_installed_command_prints_the_table_and_one_error_line(tmp_path, dat
          "dataset=masked_conceptual_captions", "run_type=train_val", f"env.data_dir={data_copy}"],
         cwd=tmp_path, env=mmf_env(data_copy), capture_output=True, text=True, timeout=300,
     )
-    assert_one_clear_error(result, "1 data file(s) missing", "dataset_config.masked_conceptual_captions.features.val[0]")
+    assert_one_clear_error(result, "1 data file(s) missing", "dataset_config.masked_conceptual_captions.features.val")
     rows = [line.split() for line in result.stdout.splitlines()]
     assert rows[0] == ["dataset", "split", "kind", "file", "status", "size"]
     statuses = {(row[1], row[2], os.path.basename(row[3])): row[4] for row in rows[1:]}

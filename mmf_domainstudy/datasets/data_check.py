@@ -95,20 +95,20 @@ def run_data_files(config):
 
 def split_files(name, dataset_config, split):
     """The annotation files of ``split`` and, per annotation file, its feature stores or image folders."""
-    annotations = _entries(dataset_config, ANNOTATIONS, split)
+    annotations = _listed(dataset_config, ANNOTATIONS, split)
     paired = [kind for kind, flag in ((FEATURES, "use_features"), (IMAGES, "use_images")) if dataset_config.get(flag, False)]
     files = []
-    for index, (key_suffix, entry) in enumerate(annotations):
-        under = _under_data_dir(dataset_config.data_dir, entry)
-        files.append(_data_file(name, split, f"{ANNOTATIONS}.{split}{key_suffix}", get_absolute_path(under), ANNOTATIONS))
+    for index, entry in enumerate(annotations):
+        key = f"{ANNOTATIONS}.{split}{_index_suffix(index, len(annotations))}"
+        files.append(_data_file(name, split, key, get_absolute_path(_under_data_dir(dataset_config.data_dir, entry)),
+                                ANNOTATIONS))
         for kind in paired:
-            entries = _entries(dataset_config, kind, split)
-            one_string = len(entries) == 1 and entries[0][0] == ""
-            if not one_string and index >= len(entries):
+            paired_entry = _paired_entry(dataset_config, kind, split, index)
+            if paired_entry is None:
                 continue  # rc10 fails on the config itself here ("No features present", IndexError)
-            suffix, paired_entry = entries[0] if one_string else entries[index]
-            for part in _under_data_dir(dataset_config.data_dir, paired_entry).split(","):
-                files.append(_data_file(name, split, f"{kind}.{split}{suffix}", get_absolute_path(part), kind))
+            key, entry_of_kind = paired_entry
+            for part in _under_data_dir(dataset_config.data_dir, entry_of_kind).split(","):
+                files.append(_data_file(name, split, key, get_absolute_path(part), kind))
     return files
 
 
@@ -135,12 +135,26 @@ def _vocab_files(node, prefix):
             yield from _vocab_files(value, f"{prefix}.{key}")
 
 
-def _entries(dataset_config, kind, split):
-    """``[(key suffix, entry)]`` of ``<kind>.<split>``: one string, or a list indexed as rc10 indexes it."""
-    entries = (dataset_config.get(kind) or {}).get(split) or []
-    if isinstance(entries, str):
-        return [("", entries)]
-    return [(f"[{index}]", str(entry)) for index, entry in enumerate(entries)]
+def _listed(dataset_config, kind, split):
+    """``<kind>.<split>`` as a list: rc10 takes a string or a list of strings."""
+    value = (dataset_config.get(kind) or {}).get(split) or []
+    return [value] if isinstance(value, str) else [str(entry) for entry in value]
+
+
+def _paired_entry(dataset_config, kind, split, index):
+    """``(key, entry)`` of ``<kind>.<split>`` that rc10 pairs with annotation file ``index`` (a string
+    serves every file, a list entry ``index``), or None where rc10 has none."""
+    value = (dataset_config.get(kind) or {}).get(split) or []
+    if isinstance(value, str):
+        return f"{kind}.{split}", value
+    if index >= len(value):
+        return None
+    return f"{kind}.{split}{_index_suffix(index, len(value))}", str(value[index])
+
+
+def _index_suffix(index, count):
+    """``[index]`` in a key only where the list has several files: a one-file list is set as a string."""
+    return f"[{index}]" if count > 1 else ""
 
 
 def _under_data_dir(data_dir, entry):
@@ -247,11 +261,11 @@ def _fixes(missing):
 
 
 def override_example(data_file):
-    """A command-line override that moves ``data_file``. rc10 silently ignores ``key[0]=value`` for a
-    list of strings, so the whole list is replaced: a single string is a one-file list to MMF."""
-    key, _, index = data_file.key.partition("[")
+    """A command-line override that moves ``data_file``. rc10 silently ignores ``key[i]=value`` on a list
+    of strings, so a file of a several-file list is moved by giving the whole list."""
     name = f"/path/to/{os.path.basename(data_file.path)}"
-    if index in ("", "0]"):
+    key, indexed, _ = data_file.key.partition("[")
+    if not indexed:
         return f"{key}={name}"
     return f"{key}=\"['/path/to/file0', ..., '{name}']\" (the whole list)"
 
