@@ -3,7 +3,8 @@
 Each run is an MMF command line. Its config is built with MMF's own Configuration,
 from the config files and only the overrides that decide which files are read (a
 seed, a fraction or a save dir does not): runs that agree on those share one
-build, so a grid costs one build (~0.2 s) per distinct config, dataset and model.
+build, so a grid costs one build (0.2-0.8 s on 2 cores) per distinct config, dataset and model
+(benchmarks/data_check_grid.py).
 """
 import argparse
 import contextlib
@@ -120,7 +121,10 @@ def check_runs(commands):
             configs.setdefault(id(config), config)
     if missing:
         missing = list(missing.values())
-        lacking = len({name for names in needed_by.values() for name in names})
-        context = f"{lacking} of {len(checked)} runs; {run_context(list(configs.values()), missing)}"
-        raise MissingDataFiles(missing_files_message(missing, context, needed_by), missing)
+        context = run_context(list(configs.values()), missing)
+        if len(checked) > 1:
+            lacking = len({name for names in needed_by.values() for name in names})
+            context = f"{lacking} of {len(checked)} runs; {context}"
+        message = missing_files_message(missing, context, needed_by if len(checked) > 1 else None)
+        raise MissingDataFiles(message, missing)
     return {name: files for name, (_, files) in checked.items()}
