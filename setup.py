@@ -58,6 +58,7 @@ setup(
             "domainstudy-prepare-demo-data = mmf_domainstudy.demo.cli:main",
             "domainstudy-generate-captions = mmf_domainstudy.captioning.cli:main",
             "domainstudy-make-subset = mmf_domainstudy.datasets.cli.make_subset:main",
+            "domainstudy-check-data = mmf_domainstudy.datasets.cli.check_data:main",
         ]
     },
     cmdclass={"build_py": BuildWithImportHook},

@@ -246,6 +246,19 @@ def samples_without_captions_read_in_a_worker(tmp_path, config, save, data_dir):
                           "lacks 'captions'", "point dataset_config.masked_coco.annotations.train at annotation files"))
 
 
+def missing_data_files(tmp_path, config, save, data_dir):
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy, copy_function=os.link)  # hard links: removing one leaves the fixture whole
+    annotations = copy / "datasets" / "vqa2" / "defaults" / "annotations" / "imdb_val2014.npy"
+    vocabulary = copy / "datasets" / "vqa2" / "defaults" / "extras" / "vocabs" / "answers_vqa.txt"
+    annotations.unlink()
+    vocabulary.unlink()
+    return BadRun(data_dir=str(copy), expect=(
+        "2 data file(s) missing", f"dataset_config.vqa2.annotations.val -> {annotations}",
+        f"dataset_config.vqa2.processors.answer_processor.params.vocab_file -> {vocabulary}",
+        "point its key at the file", "set env.data_dir"))
+
+
 BAD_RUNS = {
     "unknown_dataset": lambda tmp, config, save, data: BadRun(
         dataset="vqa3", expect=("dataset='vqa3' is not a registered dataset", "did you mean vqa2?", "use one of:")),
@@ -288,6 +301,7 @@ BAD_RUNS = {
     "zero_byte_annotation_file": zero_byte_annotation_file,
     "annotation_file_without_samples": annotation_file_without_samples,
     "samples_without_captions_read_in_a_worker": samples_without_captions_read_in_a_worker,
+    "missing_data_files": missing_data_files,
 }
 
 
@@ -498,4 +512,6 @@ def test_every_case_is_in_the_readme():
                    "LMDB", "`..`", "sha256", "disk full", "read-only", "SIGTERM", "no images",
                    "max_updates=-1", "max_epochs=0", "posix.system", "captions", "yaml syntax error",
                    "top level is a list", "env.data_dir", "0-byte", "no samples"):
+                   "LMDB", "data file missing", "`..`", "sha256", "disk full", "read-only", "SIGTERM",
+                   "no images"):
         assert phrase in section, phrase

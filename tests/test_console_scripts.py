@@ -21,6 +21,7 @@ TOOLS = {  # tools/<file>.py -> the console script it stands for
     "prepare_demo_data": "domainstudy-prepare-demo-data",
     "generate_captions": "domainstudy-generate-captions",
     "make_subset": "domainstudy-make-subset",
+    "check_data": "domainstudy-check-data",
 }
 
 

@@ -210,16 +210,7 @@ def check_run_trains(config):
     detect=lambda: True,
 )
 def check_training_length_before_logging():
-    import mmf_cli.run
-
-    build_config = mmf_cli.run.build_config
-
-    def build_config_and_check_training_length(configuration, *args, **kwargs):
-        config = build_config(configuration, *args, **kwargs)
-        check_run_trains(config)
-        return config
-
-    mmf_cli.run.build_config = build_config_and_check_training_length
+    check_after_build_config(check_run_trains)
 
 
 @shim(
@@ -229,26 +220,39 @@ def check_training_length_before_logging():
     detect=lambda: True,
 )
 def check_save_dir_before_logging():
-    import sys
-
-    from mmf.utils import build
     from mmf.utils.configuration import get_mmf_env
 
     from mmf_domainstudy.utils.atomic import check_writable_dir
 
-    build_config = build.build_config
-
-    def build_config_and_check_save_dir(configuration, *args, **kwargs):
-        config = build_config(configuration, *args, **kwargs)
+    def check_save_dir(config):
         for key in ("save_dir", "log_dir"):
             if get_mmf_env(key=key):
                 check_writable_dir(get_mmf_env(key=key), elsewhere=f"set env.{key} to a writable folder")
+
+    check_after_build_config(check_save_dir)
+
+
+def check_after_build_config(check):
+    """Run ``check(config)`` on each run's final config, before MMF's logger writes anything.
+
+    The checks nest in the order they are applied, the last applied running last (the
+    save-dir check, which creates env.save_dir, is applied last). mmf_cli.run binds
+    build_config by name when it is imported; the stock ``mmf_run`` activates the plugin
+    from inside that import (its ``import mmf``), before the binding, so patching the source
+    module suffices there. mmf_cli.run is rebound too only when it is already fully imported.
+    """
+    import sys
+
+    from mmf.utils import build
+
+    build_config = build.build_config
+
+    def build_config_then_check(configuration, *args, **kwargs):
+        config = build_config(configuration, *args, **kwargs)
+        check(config)
         return config
 
-    # mmf_cli.run binds build_config by name when it is imported; the stock `mmf_run` activates the
-    # plugin from inside that import (its `import mmf`), before the binding, so patching the source
-    # module suffices there. Rebind mmf_cli.run too only when it is already fully imported.
-    build.build_config = build_config_and_check_save_dir
+    build.build_config = build_config_then_check
     cli_run = sys.modules.get("mmf_cli.run")
     if getattr(cli_run, "build_config", None) is build_config:
-        cli_run.build_config = build_config_and_check_save_dir
+        cli_run.build_config = build_config_then_check

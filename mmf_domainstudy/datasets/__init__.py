@@ -4,5 +4,5 @@ Registered builders (``dataset=`` names): masked_coco, masked_vqa_p,
 masked_conceptual_captions (CC-full), masked_cc_small, masked_ccg, and rc10's
 vqa2, vizwiz, visual_entailment, mmimdb with a training ``fraction``. Options
 and their defaults: ``options.py``; bundled yaml under ``configs/mmf/datasets``;
-the commands are under ``cli/``.
+``data_check.py`` lists (and checks) every file a run reads; the commands are under ``cli/``.
 """

@@ -103,6 +103,9 @@ def _main(args):
         poll_interval = args.poll_interval or (2.0 if local else 30.0)
         with runner_lock(spec.output_dir):
             if not args.analyses_only:
+                from mmf_domainstudy.study.run.data_check import check_pending_runs_data
+
+                check_pending_runs_data(spec, selected)
                 executor = make_executor(args.executor, spec, jobs or 1)
                 statuses = StudyRunner(spec, selected, executor, jobs, poll_interval).run()
             from mmf_domainstudy.study.analyses.run_analyses import run_analyses
