@@ -24,7 +24,7 @@ SIMILARITY = ("source,task,text_jsd,vocab_jaccard,target_token_coverage,target_t
               "a,t1,0.1,0.9,0.9,0.9,1.0\nb,t1,0.5,0.5,0.5,0.5,10.0\nc,t1,0.9,0.1,0.1,0.1,100.0\n")
 
 
-def write_spec(root, seeds=(1, 2, 3), analyses="[similarity]"):
+def write_spec(root, seeds=(1, 2, 3), analyses="[similarity]", baseline="none: null, "):
     (root / "pt.yaml").write_text("x: 1\n")
     (root / "ft.yaml").write_text("y: 1\n")
     path = root / "study.yaml"
@@ -32,7 +32,7 @@ def write_spec(root, seeds=(1, 2, 3), analyses="[similarity]"):
         f"name: rec\noutput_dir: {root / 'out'}\ncommand: [python, {FAKE_RUN}]\nmodels: [m1]\n"
         f"pretrain:\n  config: {root}/pt.yaml\n  fractions: [0.5, 1.0]\n"
         "  fraction_override: 'dataset_config.{dataset}.fraction={fraction}'\n"
-        "  sources: {none: null, a: {dataset: pa}, b: {dataset: pb}, c: {dataset: pc}}\n"
+        f"  sources: {{{baseline}a: {{dataset: pa}}, b: {{dataset: pb}}, c: {{dataset: pc}}}}\n"
         f"finetune:\n  config: {root}/ft.yaml\n  fractions: [0.1, 1.0]\n"
         f"  fraction_override: 'dataset_config.{{dataset}}.fraction={{fraction}}'\n  seeds: {list(seeds)}\n"
         "  tasks: {t1: {dataset: d1, metric: d1/accuracy}}\n"
@@ -132,3 +132,9 @@ def test_a_similarity_csv_without_a_measure_is_explained(tmp_path):
     text = section(*study_with_results(tmp_path, similarity=similarity))
     assert ("Not shown: `analysis/similarity.csv`: source 'a' lacks the measure(s) vocab_jaccard, "
             "target_token_coverage, target_type_coverage, visual_frechet") in text
+
+
+def test_without_a_baseline_only_the_recommendation_is_shown(tmp_path):
+    text = section(*study_with_results(tmp_path, baseline=""))
+    assert "| a | 1 | 1.00 | 1.00 | 1.00 |\n" in text
+    assert "No measured ranking: the spec has no baseline source (null settings) to measure gains against." in text

@@ -6,7 +6,7 @@ is measured here); the gains from the finetuning runs' stored results, per finet
 with the baseline's run of the same seed, at the largest pretraining and downstream fractions. Only
 seeds every compared source and the baseline have are used, and the section says which are missing.
 """
-from mmf_domainstudy.analysis.recommend import RULE, BOOTSTRAP_RESAMPLES, rank_agreement, rank_sources
+from mmf_domainstudy.analysis.recommend import BOOTSTRAP_RESAMPLES, RULE, rank_agreement, rank_sources
 from mmf_domainstudy.study.report.sections import SIMILARITY_KEYS, AnalysisFileError, read_csv_rows
 from mmf_domainstudy.study.run.spec import format_fraction
 from mmf_domainstudy.utils.tables import markdown_table
