@@ -16,6 +16,7 @@ TOOLS = {  # tools/<file>.py -> the console script it stands for
     "zoo": "domainstudy-zoo",
     "attention_drift": "domainstudy-attention-drift",
     "domain_similarity": "domainstudy-domain-similarity",
+    "recommend_source": "domainstudy-recommend-source",
     "extract_features": "domainstudy-extract-features",
     "prepare_easy_vqa": "domainstudy-prepare-easy-vqa",
     "prepare_demo_data": "domainstudy-prepare-demo-data",

@@ -10,3 +10,9 @@ def csv_text(header, rows):
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def markdown_table(header, rows):
+    """A markdown table's lines: header, separator, one line per row."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

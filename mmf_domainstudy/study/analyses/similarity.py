@@ -60,7 +60,8 @@ def side_files(spec, run, source_side):
     return {**files, "add_answer": add_answer, "stamps": stamps}
 
 
-def _missing(side):
+def missing_files(side):
+    """A side's annotation and feature paths that do not exist."""
     paths = side["annotations"] + side["features"]
     return [path for path, stamp in zip(paths, side["stamps"]) if stamp is None]
 
@@ -106,7 +107,7 @@ def similarity_inputs(spec, runs):
         for run, source_side in ((pretrain, True), (finetune, False)):
             if run.name not in sides:
                 sides[run.name] = side_files(spec, run, source_side)
-        missing = _missing(sides[pretrain.name]) + _missing(sides[finetune.name])
+        missing = missing_files(sides[pretrain.name]) + missing_files(sides[finetune.name])
         if missing:
             logger.info("similarity: skipped %s -> %s: missing %s", source, task, ", ".join(missing))
             continue

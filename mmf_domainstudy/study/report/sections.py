@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from mmf_domainstudy.analysis.statistics import spearman_correlation
 from mmf_domainstudy.study.report.plots import save_figure
 from mmf_domainstudy.utils.errors import BadInput
+from mmf_domainstudy.utils.tables import markdown_table
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +79,6 @@ def correlation_cells(pairs):
     return [f"{result['spearman_rho']:+.3f}", f"{result['p_value']:.3g}", str(result["pairs"])]
 
 
-def _markdown_table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-
-
 def drift_section(spec, out, gains):
     folder = out / "analysis" / "drift"
     if not folder.is_dir():
@@ -122,7 +118,7 @@ def _drift_vs_gain(summary, out, gains):
         axes.set_ylabel("gain over baseline")
     save_figure(figure, out / "plots" / "drift_vs_gain.png")
     return (["### Drift vs transfer gain", ""]
-            + _markdown_table(["drift measure", "Spearman rho", "p", "pairs"], table)
+            + markdown_table(["drift measure", "Spearman rho", "p", "pairs"], table)
             + ["", "![drift vs gain](plots/drift_vs_gain.png)", ""])
 
 
@@ -136,14 +132,14 @@ def similarity_section(spec, out, gains):
     except AnalysisFileError as error:
         logger.warning("%s", error)
         return lines + [f"Not shown: {error}.", ""]
-    lines += _markdown_table(list(SIMILARITY_KEYS) + measures,
-                             [[row[k] for k in SIMILARITY_KEYS + tuple(measures)] for row in rows])
+    lines += markdown_table(list(SIMILARITY_KEYS) + measures,
+                            [[row[k] for k in SIMILARITY_KEYS + tuple(measures)] for row in rows])
     correlations = [
         [model, mode, measure] + correlation_cells(paired_with_gain(rows, measure, gains, model, mode))
         for model in spec.models for mode in spec.finetune.modes for measure in measures
     ]
     lines += ["", "Spearman correlation between similarity and transfer gain:", ""]
-    lines += _markdown_table(["model", "mode", "measure", "Spearman rho", "p", "pairs"], correlations)
+    lines += markdown_table(["model", "mode", "measure", "Spearman rho", "p", "pairs"], correlations)
     return lines + [""]
 
 

@@ -7,7 +7,7 @@ analysis sections), ``results.csv`` (one row per finetuning run),
 import dataclasses
 import time
 
-from mmf_domainstudy.study.report import plots, sections
+from mmf_domainstudy.study.report import plots, recommendation, sections
 from mmf_domainstudy.study.report.results import (Result, best_gains, cell_key, collect_results, gain, summarize,
                                            table_rows)
 from mmf_domainstudy.study.run.spec import format_fraction
@@ -87,6 +87,7 @@ def write_report(spec, runs):
     figures = plots.write_plots(spec, cells, out / "plots")
     gains = best_gains(spec, cells)
     analysis_sections = sections.drift_section(spec, out, gains) + sections.similarity_section(spec, out, gains)
+    analysis_sections += recommendation.recommendation_section(spec, out, results)
     table = main_tables(spec, cells)
     text = _report_markdown(spec, results, problems, cells, figures, analysis_sections)
     path = out / "report.md"
