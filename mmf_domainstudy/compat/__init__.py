@@ -8,8 +8,10 @@ reasons, one line each.
 # Registration order is application order: torchvision first, since transformers imports it.
 from . import torchvision_ops  # noqa: F401,I001
 from . import legacy_imports, devices, mmf_fixes, config_paths  # noqa: F401,E402,I001
-from . import zoo_resolvers, command_line_values, data_files, input_checks  # noqa: F401,E402,I001
-from . import input_files, one_line_errors, metrics  # noqa: F401,E402,I001
+# Shims that check a run's config before anything is written nest in this order; the save-dir check
+# (input_checks, which creates env.save_dir) must come after the data-file and metric-name checks.
+from . import zoo_resolvers, command_line_values, data_files, metrics  # noqa: F401,E402,I001
+from . import input_checks, input_files, one_line_errors  # noqa: F401,E402,I001
 from .registry import AFTER_MMF, APPLIED, BEFORE_MMF, SHIMS, apply_phase
 
 

@@ -17,7 +17,7 @@ from torch.overrides import TorchFunctionMode
 
 from mmf_domainstudy.utils.errors import ConfigError
 
-from .input_checks import _did_you_mean
+from .input_checks import _did_you_mean, check_after_build_config
 from .registry import AFTER_MMF, shim
 
 ONE_CLASS_MESSAGE = "Only one class present in y_true. ROC AUC score is not defined in that case."
@@ -232,13 +232,4 @@ def check_metric_names(metric_list):
     detect=lambda: True,
 )
 def check_metric_names_before_logging():
-    import mmf_cli.run
-
-    build_config = mmf_cli.run.build_config
-
-    def build_config_and_check_metrics(configuration, *args, **kwargs):
-        config = build_config(configuration, *args, **kwargs)
-        check_metric_names(config.evaluation.get("metrics", []))
-        return config
-
-    mmf_cli.run.build_config = build_config_and_check_metrics
+    check_after_build_config(lambda config: check_metric_names(config.evaluation.get("metrics", [])))
