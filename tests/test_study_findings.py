@@ -57,8 +57,9 @@ def write_spec(root, models="[m1, m2]", roles=True, modes=BOTH_MODES, extra=True
     root.mkdir(parents=True, exist_ok=True)
     (root / "pt.yaml").write_text("x: 1\n")
     (root / "ft.yaml").write_text("y: 1\n")
-    inreal, ccg, out = (("{dataset: pa, domain: in}", "{dataset: pc, domain: in, generated_from: inreal}",
-                         "{dataset: po, domain: out}") if roles else ("{dataset: pa}", "{dataset: pc}", "{dataset: po}"))
+    roles_given = ("{dataset: pa, domain: in}", "{dataset: pc, domain: in, generated_from: inreal}",
+                   "{dataset: po, domain: out}")
+    inreal, ccg, out = roles_given if roles else ("{dataset: pa}", "{dataset: pc}", "{dataset: po}")
     extra_lines = "  extra: [{fractions: [0.1], sources: [none, inreal]}]\n" if extra else ""
     path = root / "study.yaml"
     path.write_text(
@@ -204,6 +205,13 @@ def test_one_seed_gives_no_interval(tmp_path):
     assert one_seed[0].comparisons[0].evidence[0].interval.low is None
 
 
+def truth_by_seed(runs, truth, source):
+    """Seed -> the value stored for m1's run of this source, finetuned on the full t1 data."""
+    wanted = ("m1", source, "finetuned", 1.0)
+    return {run.axes["seed"]: truth.value(run.axes) for run in runs if run.kind == "finetune"
+            and (run.model, run.axes["source"], run.axes["mode"], run.axes["fraction"]) == wanted}
+
+
 def test_missing_seeds_are_named_and_never_averaged(tmp_path):
     spec = load_spec(write_spec(tmp_path))
     runs = expand_study(spec)
@@ -213,12 +221,7 @@ def test_missing_seeds_are_named_and_never_averaged(tmp_path):
     write_json(failed.run_dir / "failed.json", {"reason": "the run exited with status 1", "log_tail": ""})
     report = write_report(spec, runs)
     text = report.path.read_text()
-    by_seed = {run.axes["seed"]: truth.value(run.axes) for run in runs if run.kind == "finetune"
-               and (run.model, run.axes["source"], run.axes["mode"], run.axes["fraction"]) ==
-               ("m1", "inreal", "finetuned", 1.0)}
-    baseline = {run.axes["seed"]: truth.value(run.axes) for run in runs if run.kind == "finetune"
-                and (run.model, run.axes["source"], run.axes["mode"], run.axes["fraction"]) ==
-                ("m1", "none", "finetuned", 1.0)}
+    by_seed, baseline = (truth_by_seed(runs, truth, source) for source in ("inreal", "none"))
     mean = np.mean([by_seed[1], by_seed[3]])
     differences = [by_seed[1] - baseline[1], by_seed[3] - baseline[3]]  # seed 2 is left out on both sides
     paired = np.mean(differences)
@@ -229,7 +232,8 @@ def test_missing_seeds_are_named_and_never_averaged(tmp_path):
     assert f"| inreal | finetuned | {mean:.4f} ± " in report.main_table and "| n=2, missing s2 |" in report.main_table
     assert f"- {failed.name} failed: the run exited with status 1" in text
     summary = next(row for row in csv.DictReader(open(spec.output_dir / "summary.csv"))
-                   if (row["model"], row["source"], row["mode"], row["fraction"]) == ("m1", "inreal", "finetuned", "1.0"))
+                   if (row["model"], row["source"], row["mode"], row["fraction"])
+                   == ("m1", "inreal", "finetuned", "1.0"))
     assert (summary["n"], summary["missing_seeds"]) == ("2", "s2")
     assert (float(summary["mean"]), float(summary["delta"])) == (pytest.approx(mean), pytest.approx(paired))
     assert (float(summary["delta_low"]), float(summary["delta_high"])) == (pytest.approx(paired - half),

@@ -252,15 +252,15 @@ def generated_captions(grid):
         return not_tested("d", title, claim, "no baseline source (null settings) to measure gains against")
     base = grid.baseline
     rule = ("for every model, task and mode, each generated source g with its real-caption source r and each "
-            f"out-of-domain source o: g − o above 0, and g − ({base} + r)/2 above 0, i.e. g recovers more than half "
-            f"of r's gain over {base} (\"close\"; if r does worse than {base}, g beating the midpoint is as close). "
-            "A comparison supports the claim when both do, contradicts it when either is below 0; a claim about "
-            "every comparison.")
+            f"out-of-domain source o: g − o above 0 (beats), and g − ({base} + r)/2 above 0 (close: g lies above "
+            f"the midpoint between {base} and r, i.e. recovers more than half of r's gain over {base}). A comparison "
+            "supports the claim when both do, contradicts it when either is below 0; a claim about every comparison.")
     comparisons = []
     for model, task, mode in grid.each_cell():
         for source in generated:
             g, r = source.name, source.generated_from
-            midpoint = contrast(grid.cells, [(1, grid.key(model, g, task, mode)), (-0.5, grid.key(model, r, task, mode)),
+            midpoint = contrast(grid.cells, [(1, grid.key(model, g, task, mode)),
+                                             (-0.5, grid.key(model, r, task, mode)),
                                              (-0.5, grid.key(model, base, task, mode))])
             for o in out_of_domain(grid):
                 evidence = (Evidence(f"{g} − {o}", grid.difference(model, task, mode, g, o)),
