@@ -15,7 +15,8 @@ import scipy.stats
 
 from mmf_domainstudy.analysis.statistics import paired_t_interval, seed_contrast_interval, welch_interval
 from mmf_domainstudy.study.report.findings import compute_findings, source_sizes
-from mmf_domainstudy.study.report.results import Cell, collect_results, summarize
+from mmf_domainstudy.study.report.plots import gain_plot
+from mmf_domainstudy.study.report.results import Cell, collect_results, delta, summarize
 from mmf_domainstudy.study.report.write import write_report
 from mmf_domainstudy.study.run.plan import expand_study
 from mmf_domainstudy.study.run.rundir import write_json
@@ -245,3 +246,18 @@ def test_several_pretraining_seeds_average_per_finetuning_seed_first():
     cell = Cell(0.6, 0.01, 3, {(1, 1): 0.60, (2, 1): 0.64, (1, 2): 0.58}, ((2, 2),))
     assert cell.seed_means() == {1: pytest.approx(0.62)}  # seed 2 lacks pretraining seed 2's run
     assert cell.missing_text() == "p2-s2"
+
+
+def test_gain_plot_error_bars_are_the_intervals(tmp_path):
+    spec = load_spec(write_spec(tmp_path))
+    runs = expand_study(spec)
+    store(runs, Truth(noise=0.01))
+    results, _ = collect_results(spec, runs)
+    cells = summarize(results)
+    axes = gain_plot(spec, cells, "t1").axes[0]  # m1
+    bars = next(c for c in axes.containers if c.get_label() == "inreal finetuned")
+    segments = bars.lines[2][0].get_segments()  # one vertical segment per downstream fraction
+    for fraction, segment in zip(spec.finetune.all_fractions, segments):
+        interval = delta(spec, cells, "m1", "inreal", 1.0, "t1", "finetuned", fraction)
+        assert (segment[0][1], segment[1][1]) == (pytest.approx(interval.low), pytest.approx(interval.high))
+        assert interval.high - interval.low > 0.01

@@ -118,10 +118,12 @@ def single(where, label, interval, note=""):
     return Comparison(where, (Evidence(label, interval),), direction(interval), note)
 
 
-def counted(verdict, comparisons):
+def counted(comparisons):
     counts = {v: sum(c.verdict == v for c in comparisons) for v in (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE)}
-    return (f"{len(comparisons)} comparisons: {counts[SUPPORTED]} support the claim, {counts[NOT_SUPPORTED]} "
-            f"contradict it, {counts[INCONCLUSIVE]} inconclusive.",)
+    support, contradict = counts[SUPPORTED], counts[NOT_SUPPORTED]
+    return (f"{len(comparisons)} comparisons: {support} {'supports' if support == 1 else 'support'} the claim, "
+            f"{contradict} {'contradicts' if contradict == 1 else 'contradict'} it, "
+            f"{counts[INCONCLUSIVE]} inconclusive.",)
 
 
 def real_in_domain(grid):
@@ -154,7 +156,7 @@ def in_domain_beats_out(grid):
                         for model, task, mode in grid.each_cell()
                         for i in real_in_domain(grid) for o in out_of_domain(grid))
     verdict = every(c.verdict for c in comparisons)
-    return Finding("a", title, claim, rule, verdict, comparisons, counted(verdict, comparisons))
+    return Finding("a", title, claim, rule, verdict, comparisons, counted(comparisons))
 
 
 def source_sizes(spec, runs):
@@ -195,7 +197,7 @@ def domain_beats_size(grid, sizes):
                note=_best_note(grid, model, task, mode))
         for model, task, mode in grid.each_cell() for i in smaller)
     verdict = some(c.verdict for c in comparisons)
-    return Finding("b", title, claim, rule, verdict, comparisons, counted(verdict, comparisons))
+    return Finding("b", title, claim, rule, verdict, comparisons, counted(comparisons))
 
 
 def _best_note(grid, model, task, mode):
@@ -236,7 +238,7 @@ def low_resource(grid):
             " its gain over the baseline at the smallest fraction minus its gain at the largest (the four cells "
             "combined per seed); a claim about every comparison.")
     verdict = every(c.verdict for c in comparisons)
-    return Finding("c", title, claim, rule, verdict, tuple(comparisons), counted(verdict, comparisons))
+    return Finding("c", title, claim, rule, verdict, tuple(comparisons), counted(comparisons))
 
 
 def generated_captions(grid):
@@ -268,7 +270,7 @@ def generated_captions(grid):
                 comparisons.append(Comparison((model, task, mode), evidence,
                                               every(direction(e.interval) for e in evidence)))
     verdict = every(c.verdict for c in comparisons)
-    return Finding("d", title, claim, rule, verdict, tuple(comparisons), counted(verdict, comparisons))
+    return Finding("d", title, claim, rule, verdict, tuple(comparisons), counted(comparisons))
 
 
 def architectures(grid):
@@ -329,7 +331,7 @@ def best_differs(grid):
     comparisons = tuple(_best_comparison(grid, model, task, tuned, fixed)
                         for model in grid.spec.models for task in grid.spec.finetune.tasks)
     verdict = some(c.verdict for c in comparisons)
-    return Finding("f", title, claim, rule, verdict, comparisons, counted(verdict, comparisons))
+    return Finding("f", title, claim, rule, verdict, comparisons, counted(comparisons))
 
 
 def _best_comparison(grid, model, task, tuned, fixed):
