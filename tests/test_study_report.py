@@ -68,14 +68,19 @@ def test_table_shows_mean_std_over_seeds_and_difference_to_baseline(study):
     store_results(runs, skip={"ft-m1-c-p0.5-s1-t1-frozen-d1.0-s2"})
     report = write_report(spec, runs)
     text = report.path.read_text()
-    # columns: t1 finetuned, t1 frozen; seeds 1 and 2 -> mean +0.015, sample std 0.0071
-    assert table_row(text, "none", "—") == ["0.5150 ± 0.0071", "0.4150 ± 0.0071"]
-    assert table_row(text, "b", "1.0") == ["0.7150 ± 0.0071 (+0.2000)", "0.6150 ± 0.0071 (+0.2000)"]
-    assert table_row(text, "a", "0.5") == ["0.5650 ± 0.0071 (+0.0500)", "0.4650 ± 0.0071 (+0.0500)"]
-    assert table_row(text, "c", "0.5") == ["0.5400 ± 0.0071 (+0.0250)", "0.4350 [1/2 seeds] (+0.0200)"]
-    assert "| b | 1.0 | 0.7150 ± 0.0071 (+0.2000) | 0.6150 ± 0.0071 (+0.2000) |" in report.main_table
+    # columns: t1 finetuned, t1 frozen; seeds 1 and 2 -> mean +0.015, sample std 0.0071; every seed's
+    # difference to the baseline is the same, so the paired intervals have no width
+    assert table_row(text, "none", "—") == ["0.5150 ± 0.0071 (n=2)", "0.4150 ± 0.0071 (n=2)"]
+    assert table_row(text, "b", "1.0") == ["0.7150 ± 0.0071 (n=2) Δ +0.2000 [+0.2000, +0.2000]",
+                                           "0.6150 ± 0.0071 (n=2) Δ +0.2000 [+0.2000, +0.2000]"]
+    assert table_row(text, "a", "0.5") == ["0.5650 ± 0.0071 (n=2) Δ +0.0500 [+0.0500, +0.0500]",
+                                           "0.4650 ± 0.0071 (n=2) Δ +0.0500 [+0.0500, +0.0500]"]
+    assert table_row(text, "c", "0.5") == ["0.5400 ± 0.0071 (n=2) Δ +0.0250 [+0.0250, +0.0250]",
+                                           "0.4350 (n=1, missing s2) Δ +0.0250 [n=1]"]  # seed 1's pair only
+    assert "| b @1.0 | finetuned | 0.7150 ± 0.0071 | n=2 | +0.2000 | [+0.2000, +0.2000] |" in report.main_table
+    assert "| c @0.5 | frozen | 0.4350 | n=1, missing s2 | +0.0250 | [n=1] |" in report.main_table
     assert "## m1, downstream training fraction 0.1" in text
-    assert "| none | — | 0.3150 ± 0.0071 | 0.2150 ± 0.0071 |" in text
+    assert "| none | — | 0.3150 ± 0.0071 (n=2) | 0.2150 ± 0.0071 (n=2) |" in text
 
 
 def test_results_and_summary_csv_hold_every_run_and_cell(study):
@@ -93,8 +98,10 @@ def test_results_and_summary_csv_hold_every_run_and_cell(study):
     assert len(summary) == 2 * 2 * (1 + 3 * 2)  # fractions x modes x (baseline + sources x pretraining fractions)
     cell = next(s for s in summary if (s["source"], s["pretrain_fraction"], s["mode"], s["fraction"])
                 == ("a", "1.0", "finetuned", "0.1"))
-    assert (cell["n"], float(cell["mean"]), float(cell["gain_over_baseline"])) == ("1", pytest.approx(0.42),
-                                                                                   pytest.approx(0.105))
+    # seed 1 is missing: the delta pairs seed 2 with the baseline's seed 2 only
+    assert (cell["n"], cell["missing_seeds"], float(cell["mean"]), float(cell["delta"])) == (
+        "1", "s1", pytest.approx(0.42), pytest.approx(0.10))
+    assert (cell["delta_low"], cell["delta_high"], cell["within_noise"]) == ("", "", "")
 
 
 def test_plots_are_written_and_linked(study):
@@ -168,6 +175,8 @@ def test_report_only_rebuilds_from_stored_results(study, capsys):
     store_results(runs)
     assert main([str(spec.path), "--report-only"]) == 0
     out = capsys.readouterr().out
-    assert "| c | 1.0 | 0.5650 ± 0.0071 (+0.0500) | 0.4650 ± 0.0071 (+0.0500) |" in out
+    assert "| c @1.0 | finetuned | 0.5650 ± 0.0071 | n=2 | +0.0500 | [+0.0500, +0.0500] |" in out
+    assert "m1 · t1 (d1/accuracy, val), downstream fraction 1.0:" in out
+    assert max(len(line) for line in out.splitlines()) <= 120
     assert out.rstrip().endswith(f"Report: {spec.output_dir / 'report.md'}")
     assert not any((r.run_dir / "run.json").exists() for r in runs)  # nothing was launched

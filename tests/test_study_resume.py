@@ -134,7 +134,9 @@ def test_runner_killed_at_any_point_finishes_the_study_without_redoing_work(tmp_
     assert resumed == {runs[n].run_dir.name: s for n, s in interrupted.items() if s > 0}
     # score = 0.5 + 0.01 * seed + 0.2 (pretraining source b)
     assert read_done(held_finetune.run_dir)["metrics"]["val"]["val/ds_t1/accuracy"] == pytest.approx(0.72)
-    assert "| b | 1.0 | 0.7150 ± 0.0071 (+0.2000) | 0.7150 ± 0.0071 (+0.2000) |" in logs[3].read_text()
+    printed = logs[3].read_text()
+    for mode in ("finetuned", "frozen"):
+        assert f"| b | {mode} | 0.7150 ± 0.0071 | n=2 | +0.2000 | [+0.2000, +0.2000] |" in printed
 
 
 def test_interrupting_the_runner_stops_its_runs_and_they_resume_later(tmp_path):

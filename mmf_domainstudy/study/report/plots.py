@@ -1,9 +1,12 @@
-"""The report's figures: metric per source, metric vs pretraining fraction, gain vs downstream fraction."""
+"""The report's figures: metric per source, metric vs pretraining fraction, gain vs downstream fraction.
+
+Metric error bars: the sample std over seeds; gain error bars: the gain's 95 % interval.
+"""
 import io
 
 from matplotlib.figure import Figure
 
-from mmf_domainstudy.study.report.results import cell_key, gain, table_rows
+from mmf_domainstudy.study.report.results import cell_key, delta, table_rows
 from mmf_domainstudy.study.run.spec import format_fraction
 from mmf_domainstudy.utils.atomic import atomic_write_bytes
 
@@ -70,25 +73,30 @@ def fraction_plot(spec, cells, task):
 
 
 def gain_plot(spec, cells, task):
-    """Gain over the baseline against the fraction of downstream training data (low-resource question)."""
+    """Gain over the baseline against the fraction of downstream training data (low-resource question).
+
+    Error bars: the gain's 95 % interval (paired by seed, as in the tables); none where it has one seed.
+    """
     pretrain_fraction = max(spec.pretrain.fractions)
-    fractions = sorted(spec.finetune.fractions)
+    fractions = list(spec.finetune.all_fractions)
     figure = Figure(figsize=(5.0 * len(spec.models), 4.0), layout="constrained")
     for model_index, model in enumerate(spec.models):
         axes = figure.add_subplot(1, len(spec.models), model_index + 1)
         for mode_index, mode in enumerate(spec.finetune.modes):
             for source_index, source in enumerate(s for s in spec.pretrain.sources.values() if not s.is_baseline):
-                points = [(f, gain(spec, cells, model, source.name, pretrain_fraction, task, mode, f))
+                points = [(f, delta(spec, cells, model, source.name, pretrain_fraction, task, mode, f))
                           for f in fractions]
-                points = [(f, g) for f, g in points if g is not None]
+                points = [(f, d) for f, d in points if d is not None]
                 if points:
-                    axes.plot([f for f, _ in points], [g for _, g in points], marker="o",
-                              linestyle=LINESTYLES[mode_index % len(LINESTYLES)], color=f"C{source_index}",
-                              label=f"{source.name} {mode}")
+                    errors = [[0.0 if d.low is None else d.estimate - d.low for _, d in points],
+                              [0.0 if d.high is None else d.high - d.estimate for _, d in points]]
+                    axes.errorbar([f for f, _ in points], [d.estimate for _, d in points], yerr=errors, marker="o",
+                                  capsize=2, linestyle=LINESTYLES[mode_index % len(LINESTYLES)],
+                                  color=f"C{source_index}", label=f"{source.name} {mode}")
         axes.axhline(0.0, color="black", linewidth=1)
         axes.set_xticks(fractions)
         axes.set_xlabel("downstream training fraction")
-        axes.set_ylabel(f"gain in {spec.finetune.tasks[task].metric} over {spec.baseline.name}")
+        axes.set_ylabel(f"gain in {spec.finetune.tasks[task].metric} over {spec.baseline.name} (95 % interval)")
         axes.set_title(f"{model}: {task} (pretraining fraction {format_fraction(pretrain_fraction)})")
         axes.legend(fontsize="x-small")
     return figure
@@ -103,7 +111,7 @@ def write_plots(spec, cells, plots_dir):
         figures = [(f"{task}: metric per pretraining source", f"bars_{task}.png", bar_chart)]
         if len(spec.pretrain.fractions) > 1:
             figures.append((f"{task}: metric vs pretraining fraction", f"fraction_{task}.png", fraction_plot))
-        if len(spec.finetune.fractions) > 1 and spec.baseline is not None:
+        if len(spec.finetune.all_fractions) > 1 and spec.baseline is not None:
             figures.append((f"{task}: gain from pretraining vs downstream training fraction",
                             f"gain_vs_downstream_fraction_{task}.png", gain_plot))
         for title, name, draw in figures:

@@ -7,6 +7,7 @@ with the baseline's run of the same seed, at the largest pretraining and downstr
 seeds every compared source and the baseline have are used, and the section says which are missing.
 """
 from mmf_domainstudy.analysis.recommend import BOOTSTRAP_RESAMPLES, RULE, rank_agreement, rank_sources
+from mmf_domainstudy.study.report.results import cell_key, summarize
 from mmf_domainstudy.study.report.sections import SIMILARITY_KEYS, AnalysisFileError, read_csv_rows
 from mmf_domainstudy.study.run.spec import format_fraction
 from mmf_domainstudy.utils.tables import markdown_table
@@ -91,20 +92,19 @@ def seed_gains(spec, results, model, task, mode):
     """source -> {finetuning seed: gain over the baseline's run of that seed}, at the full fractions.
 
     A source's value at a seed is the mean over its pretraining seeds, only where every one of them
-    has a result; a seed the baseline lacks gives no gain.
+    has a result (``Cell.seed_means``); a seed the baseline lacks gives no gain.
     """
     pretrain_fraction, fraction = max(spec.pretrain.fractions), max(spec.finetune.fractions)
-    values = {}
-    for r in results:
-        if r.value is None or (r.model, r.task, r.mode, r.fraction) != (model, task, mode, fraction):
-            continue
-        if r.source == spec.baseline.name or r.pretrain_fraction == pretrain_fraction:
-            values.setdefault(r.source, {}).setdefault(r.seed, []).append(r.value)
-    baseline = {seed: v[0] for seed, v in values.pop(spec.baseline.name, {}).items()}
-    complete = len(spec.pretrain.seeds)
-    return {source: {seed: sum(v) / len(v) - baseline[seed] for seed, v in by_seed.items()
-                     if len(v) == complete and seed in baseline}
-            for source, by_seed in values.items()}
+    cells = summarize(results)
+    reference = cells.get(cell_key(model, spec.baseline.name, None, task, mode, fraction))
+    baseline = reference.seed_means() if reference else {}
+    gains = {}
+    for source in spec.pretrain.sources.values():
+        cell = cells.get(cell_key(model, source.name, pretrain_fraction, task, mode, fraction))
+        if cell is not None and not source.is_baseline:
+            gains[source.name] = {seed: value - baseline[seed] for seed, value in cell.seed_means().items()
+                                  if seed in baseline}
+    return gains
 
 
 def _compare(spec, results, model, task, mode, ranking):

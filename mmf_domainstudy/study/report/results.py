@@ -6,6 +6,7 @@ any time, including while a study is running.
 import dataclasses
 import statistics
 
+from mmf_domainstudy.analysis.statistics import seed_contrast_interval
 from mmf_domainstudy.study.run.rundir import BLOCKED, DONE, FAILED, read_done, read_failed, split_metric, stored_status
 
 
@@ -30,11 +31,26 @@ class Result:
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """Seeds of one grid point, aggregated."""
+    """Seeds of one grid point, aggregated over the runs that have a result (never over a failed one)."""
 
     mean: float
     std: object  # sample std, None for a single seed
     n: int
+    values: dict  # (pretrain_seed, seed) -> value, the runs with a result
+    missing: tuple  # (pretrain_seed, seed) of the grid point's runs without a result, sorted
+
+    def seed_means(self):
+        """Finetuning seed -> mean over its pretraining seeds, for the seeds whose every run has a result."""
+        by_seed = {}
+        for pretrain_seed, seed in self.values:
+            by_seed.setdefault(seed, []).append(self.values[(pretrain_seed, seed)])
+        incomplete = {seed for _, seed in self.missing}
+        return {seed: statistics.fmean(v) for seed, v in sorted(by_seed.items()) if seed not in incomplete}
+
+    def missing_text(self):
+        """The missing runs as 's3' (finetuning seed 3), or 'p2-s3' where the cell has several pretraining seeds."""
+        several = len({p for p, _ in self.values} | {p for p, _ in self.missing}) > 1
+        return ", ".join(f"p{p}-s{s}" if several else f"s{s}" for p, s in self.missing)
 
 
 def cell_key(model, source, pretrain_fraction, task, mode, fraction):
@@ -69,16 +85,41 @@ def collect_results(spec, runs):
 
 
 def summarize(results):
-    """Mean and sample std over seeds for each grid point that has results."""
+    """Mean and sample std over seeds for each grid point that has results; its runs without one named."""
     groups = {}
     for r in results:
-        if r.value is not None:
-            key = cell_key(r.model, r.source, r.pretrain_fraction, r.task, r.mode, r.fraction)
-            groups.setdefault(key, []).append(r.value)
-    return {
-        key: Cell(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None, len(values))
-        for key, values in groups.items()
-    }
+        key = cell_key(r.model, r.source, r.pretrain_fraction, r.task, r.mode, r.fraction)
+        groups.setdefault(key, []).append(r)
+    cells = {}
+    for key, runs in groups.items():
+        values = {(r.pretrain_seed, r.seed): r.value for r in runs if r.value is not None}
+        if values:
+            numbers = list(values.values())
+            missing = tuple(sorted((r.pretrain_seed, r.seed) for r in runs if r.value is None))
+            cells[key] = Cell(statistics.fmean(numbers), statistics.stdev(numbers) if len(numbers) > 1 else None,
+                              len(numbers), values, missing)
+    return cells
+
+
+def contrast(cells, terms):
+    """A linear combination of cells, paired by finetuning seed where they share seeds (see
+    ``seed_contrast_interval``); None while a cell has no result. ``terms``: (coefficient, cell key) pairs."""
+    found = [(coefficient, cells.get(key)) for coefficient, key in terms]
+    if any(cell is None for _, cell in found):
+        return None
+    means = [(coefficient, cell.seed_means()) for coefficient, cell in found]
+    if any(not values for _, values in means):
+        return None
+    return seed_contrast_interval(means)
+
+
+def delta(spec, cells, model, source, pretrain_fraction, task, mode, fraction):
+    """The cell minus the baseline's at the same model, task, mode and downstream fraction, with its interval."""
+    baseline = spec.baseline
+    if baseline is None or source == baseline.name:
+        return None
+    return contrast(cells, [(1, cell_key(model, source, pretrain_fraction, task, mode, fraction)),
+                            (-1, cell_key(model, baseline.name, None, task, mode, fraction))])
 
 
 def table_rows(spec):
@@ -92,13 +133,9 @@ def table_rows(spec):
 
 
 def gain(spec, cells, model, source, pretrain_fraction, task, mode, fraction):
-    """Mean metric minus the baseline's at the same model, task, mode and downstream fraction."""
-    baseline = spec.baseline
-    if baseline is None or source == baseline.name:
-        return None
-    cell = cells.get(cell_key(model, source, pretrain_fraction, task, mode, fraction))
-    reference = cells.get(cell_key(model, baseline.name, None, task, mode, fraction))
-    return None if cell is None or reference is None else cell.mean - reference.mean
+    """The delta's estimate: mean over shared seeds of the difference to the baseline's run of the same seed."""
+    difference = delta(spec, cells, model, source, pretrain_fraction, task, mode, fraction)
+    return None if difference is None else difference.estimate
 
 
 def best_gains(spec, cells):
