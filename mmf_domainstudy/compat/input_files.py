@@ -52,19 +52,6 @@ def name_the_bad_yaml():
     configuration.OmegaConf = OmegaConfNamingBadYaml
 
 
-def check_data_dir(data_dir, missing_path):
-    """A missing file under ``env.data_dir`` because the data dir itself is wrong is that key's fault."""
-    if not data_dir or not os.path.abspath(missing_path).startswith(os.path.abspath(data_dir) + os.sep):
-        return
-    if os.path.isdir(os.path.join(data_dir, "datasets")):
-        return
-    state = "has no datasets folder" if os.path.isdir(data_dir) else "does not exist"
-    raise ConfigError(
-        f"env.data_dir={data_dir} {state} (reading {missing_path}); set env.data_dir (or $MMF_DATA_DIR) "
-        "to MMF's data root, the folder that holds datasets/<name>/<variant>/annotations"
-    )
-
-
 @shim(
     "clear_annotation_file_errors",
     AFTER_MMF,
@@ -76,6 +63,7 @@ def check_annotation_files_before_reading():
     from mmf.datasets.databases.annotation_database import AnnotationDatabase
     from mmf.utils.configuration import get_mmf_env
 
+    from mmf_domainstudy.datasets.data_check import check_data_dir
     from mmf_domainstudy.formats.imdb import check_imdb_header
 
     load_annotation_db = AnnotationDatabase._load_annotation_db

@@ -23,6 +23,7 @@ from mmf.utils.general import get_absolute_path, get_mmf_root
 from omegaconf import OmegaConf
 
 from mmf_domainstudy.compat.data_files import splits_for_run_type
+from mmf_domainstudy.utils.errors import ConfigError
 from mmf_domainstudy.formats.errors import DataFormatError
 
 ANNOTATIONS, FEATURES, IMAGES, VOCABULARY = "annotations", "features", "images", "vocabulary"
@@ -278,7 +279,23 @@ def raise_for_missing(files, config):
 
 
 def check_data_files(config):
-    """Every file of ``config``'s run, or MissingDataFiles listing all those missing."""
+    """Every file of ``config``'s run, or MissingDataFiles listing all those missing (ConfigError naming
+    ``env.data_dir`` when that folder is what is wrong)."""
     files = run_data_files(config)
+    for missing in (f for f in files if not f.present):
+        check_data_dir(config.env.data_dir, missing.path)
     raise_for_missing(files, config)
     return files
+
+
+def check_data_dir(data_dir, missing_path):
+    """A missing file under ``env.data_dir`` because the data dir itself is wrong is that key's fault."""
+    if not data_dir or not os.path.abspath(missing_path).startswith(os.path.abspath(data_dir) + os.sep):
+        return
+    if os.path.isdir(os.path.join(data_dir, "datasets")):
+        return
+    state = "has no datasets folder" if os.path.isdir(data_dir) else "does not exist"
+    raise ConfigError(
+        f"env.data_dir={data_dir} {state} (reading {missing_path}); set env.data_dir (or $MMF_DATA_DIR) "
+        "to MMF's data root, the folder that holds datasets/<name>/<variant>/annotations"
+    )
