@@ -34,6 +34,9 @@ class LocalExecutor:
         """Whether a run started by an earlier runner is still going (then it is watched, not restarted)."""
         return lease_held(run.run_dir)
 
+    def close(self):
+        """Nothing to release: the runs this executor started outlive it."""
+
     def shutdown(self, grace_seconds=30):
         """Stop the runs this runner started (SIGTERM, then SIGKILL); they resume on the next start."""
         running = [p for p in self.processes.values() if p.poll() is None]

@@ -9,7 +9,8 @@ Beside MMF's own files (config.yaml, current.ckpt, models/, logs/) a run folder 
 - ``attempt.json``: when the latest attempt started and its exact command.
 - ``lease.lock``: locked by the attempt's processes while they live (released by the kernel when they die,
   even on SIGKILL), so a restarted runner knows a run is still going and waits for it.
-- ``exit_code``: the attempt's exit status, written by a shell wrapper that outlives the runner.
+- ``exit_code``: the attempt's exit status, written by the process that outlives the runner (a shell wrapper,
+  or the forked run itself under the warm runner).
 - ``metrics.json``: final metrics, written by the domain_study trainer at the end of training.
 - ``done.json``: the outcome of a finished run, metrics included; once written the run never reruns.
 - ``failed.json``: why the latest attempt failed, with the tail of its log.
@@ -172,11 +173,26 @@ class RunBusy(RuntimeError):
     """Another process holds the run's lease."""
 
 
-def start_attempt(run_dir, extra_env=None):
-    """Start the run described by ``run.json``; return its process (a shell that records the exit status).
+def spawn_with_exit_status_shell(command, *, log, cwd, env, lease_fd, exit_code_path):
+    """A fresh process for ``command`` under a shell that records its exit status when it ends."""
+    return subprocess.Popen(
+        ["/bin/sh", "-c", _RECORD_EXIT_STATUS, str(exit_code_path), *command],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+        pass_fds=(lease_fd,),
+    )
 
-    The process group is new, so it survives the runner; the lease is held by the
-    started processes, not by the caller.
+
+def start_attempt(run_dir, extra_env=None, spawn=spawn_with_exit_status_shell):
+    """Start the run described by ``run.json``; return its process handle (``spawn``'s).
+
+    The process's session is new, so it survives the runner; the lease is held by the
+    started processes (``spawn`` hands them ``lease_fd``), not by the caller, and the
+    process writes its exit status to ``exit_code_path`` when it ends.
     """
     run_dir = Path(run_dir)
     record = read_json(run_dir / RUN_JSON)
@@ -194,16 +210,8 @@ def start_attempt(run_dir, extra_env=None):
             started = time.strftime("%Y-%m-%d %H:%M:%S")
             log.write(f"{ATTEMPT_HEADER} attempt {attempt['number']} {started}: {shlex.join(command)}\n".encode())
             log.flush()
-            return subprocess.Popen(
-                ["/bin/sh", "-c", _RECORD_EXIT_STATUS, str(run_dir / EXIT_CODE), *command],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=record["cwd"],
-                env=child_environment(extra_env),
-                start_new_session=True,
-                pass_fds=(fd,),
-            )
+            return spawn(command, log=log, cwd=record["cwd"], env=child_environment(extra_env), lease_fd=fd,
+                         exit_code_path=run_dir / EXIT_CODE)
     finally:
         os.close(fd)
 

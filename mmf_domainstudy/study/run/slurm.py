@@ -79,6 +79,9 @@ class SubmititExecutor:
         self.jobs[run.name] = job
         return True
 
+    def close(self):
+        """Nothing to release: SLURM holds the jobs."""
+
     def shutdown(self):
         """Leave the jobs to SLURM: they finish on their own and a restarted runner collects them."""
         queued = sum(not job.done() for job in self.jobs.values())
