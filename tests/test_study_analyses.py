@@ -150,10 +150,11 @@ def test_similarity_reads_each_sides_train_texts_and_regions(finished, fixture_d
     for pair in document["pairs"]:
         assert pair["counts"]["source_vectors"] == pair["counts"]["target_vectors"] == REGIONS
     # the fixture's coco captions and VQA questions annotate the same 8 images: the same seeded draw of
-    # regions, distance 0; CC's images are others, in another store
-    assert float(rows[("coco", "vqa2")]["visual_frechet"]) == pytest.approx(0.0, abs=1e-6)
-    assert float(rows[("vqa_p", "vqa2")]["visual_frechet"]) == pytest.approx(0.0, abs=1e-6)
-    assert 0 < float(rows[("cc_full", "vqa2")]["visual_frechet"]) < math.inf
+    # regions, distance 0 (up to the eigen-solvers' rounding, ~1e-6); CC's images are others, in another store
+    other_store = float(rows[("cc_full", "vqa2")]["visual_frechet"])
+    assert 0 < other_store < math.inf
+    assert float(rows[("coco", "vqa2")]["visual_frechet"]) == pytest.approx(0.0, abs=1e-4 * other_store)
+    assert float(rows[("vqa_p", "vqa2")]["visual_frechet"]) == pytest.approx(0.0, abs=1e-4 * other_store)
     sources = [(side[2]["annotations"], side[2]["features"]) for side in document["inputs"]["pairs"]]
     coco_store = [os.path.join(datasets, "coco/defaults/features/trainval2014.lmdb")]
     assert sources == [([os.path.join(datasets, COCO_TRAIN)], coco_store), ([os.path.join(datasets, VQA_TRAIN)], coco_store),

@@ -20,7 +20,9 @@ def build_parser():
     parser.add_argument("--data-dir", default="save/demo_data", help="MMF data root to write (default: save/demo_data)")
     parser.add_argument("--max-images", type=int, default=500, help="easy-vqa images to use (default: 500)")
     parser.add_argument("--image-size", type=int, default=160, help="backbone input size; 160 -> 25 regions (default)")
-    parser.add_argument("--texture-images", type=int, default=100, help="out-of-domain images (default: 100)")
+    parser.add_argument("--texture-images", type=int, default=400,
+                        help="out-of-domain images (default: 400: more than the 250 in-domain caption images, so the "
+                             "demo can test whether domain beats size)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for feature extraction (default: 1)")
     return parser
 

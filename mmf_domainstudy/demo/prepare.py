@@ -103,7 +103,7 @@ def write_entailment_task(paths):
         write_jsonl(paths["entailment"][split], entailment_records(samples, seed=DEMO_SPLITS.index(split)))
 
 
-def prepare_demo_data(data_dir, max_images=500, image_size=160, texture_images=100, threads=1):
+def prepare_demo_data(data_dir, max_images=500, image_size=160, texture_images=400, threads=1):
     """Everything the demo study reads, under ``data_dir``; cheap to rerun (each step resumes)."""
     data_dir = os.path.abspath(data_dir)
     paths = demo_paths(data_dir)
