@@ -74,7 +74,7 @@ def test_reduced_demo_study_runs_end_to_end(demo_data, tmp_path, monkeypatch):
                  overrides=study["overrides"] + TWO_UPDATES)
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
     spec = load_spec(tmp_path / "demo.yaml")
-    runs = select_runs(expand_study(spec), "ft-visual_bert-c*-easy_vqa-finetuned-*")
+    runs = select_runs(expand_study(spec), "ft-visual_bert-c*-easy_vqa-finetuned-d1.0-s1")
     assert len(runs) == 4  # captions and CCG (masked_coco, masked_ccg), each with its easy_vqa finetuning
 
     status = StudyRunner(spec, runs, LocalExecutor(), jobs=2, poll_interval=0.5).run()

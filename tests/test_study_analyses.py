@@ -247,3 +247,19 @@ def test_attention_drift_tool_on_a_real_pair(finished, tmp_path, capsys):
     records = json.loads((same / "attention_drift.json").read_text())["records"]
     assert all(row["value"] == 0.0 for row in records if row["measure"].startswith("attn_"))
     assert all(row["value"] == pytest.approx(1.0) for row in records if row["measure"] == "cka_linear")
+
+
+@pytest.mark.parametrize("freeze_base, reason", [(True, "its base was frozen"), ("False", "missing ")])
+def test_drift_skips_a_frozen_base_which_cannot_move(tmp_path, freeze_base, reason):
+    from types import SimpleNamespace
+
+    from mmf_domainstudy.study.analyses.drift import drift_inputs
+
+    run_dir = tmp_path / "ft"
+    run_dir.mkdir()
+    (run_dir / "done.json").write_text('{"name": "ft"}')
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"model_config": {"visual_bert": {"freeze_base": freeze_base}}}))
+    pretrained = SimpleNamespace(run_dir=tmp_path / "pt", model="visual_bert")
+    run = SimpleNamespace(run_dir=run_dir, model="visual_bert", depends_on=pretrained, dataset="vqa2")
+    inputs, why = drift_inputs(SimpleNamespace(analysis=SimpleNamespace(drift_samples=4)), run)
+    assert inputs is None and why.startswith(reason)  # not frozen: it goes on to look for the checkpoints

@@ -1,6 +1,7 @@
 """The study's drift analysis: how far finetuning moved each pretrained base.
 
-For every finished finetuning run that starts from a pretraining run, the pretrained
+For every finished finetuning run that starts from a pretraining run and trained its base
+(a frozen base does not move: those runs are skipped, with the reason logged), the pretrained
 ``<model>_final.pth`` is compared with the finetuned one, both in the finetuning run's
 model, on ``analysis.drift_samples`` validation samples of its task. Under
 ``<output_dir>/analysis/drift/``:
@@ -18,6 +19,8 @@ import math
 import statistics
 from pathlib import Path
 
+import yaml
+
 from mmf_domainstudy.analysis.mmf_inputs import DatasetDriftRequest, dataset_drift_report
 from mmf_domainstudy.analysis.writers import write_stream_heatmap
 from mmf_domainstudy.study.analyses.inputs import RUN_CONFIG, file_stamp
@@ -25,6 +28,7 @@ from mmf_domainstudy.study.run.plan import final_checkpoint_path
 from mmf_domainstudy.utils.tables import csv_text
 from mmf_domainstudy.study.run.rundir import read_done, read_json, write_json
 from mmf_domainstudy.utils.atomic import atomic_write_text
+from mmf_domainstudy.utils.config_values import decode_boolean
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +61,8 @@ def drift_inputs(spec, run):
     """Stamps of what a run's drift is computed from, or None with the reason it cannot be yet."""
     if not read_done(run.run_dir):
         return None, "the finetuning run has not finished"
+    if _frozen_base(run):
+        return None, "its base was frozen (freeze_base), so it did not move"
     files = {"pretrained": final_checkpoint_path(run.depends_on), "finetuned": final_checkpoint_path(run),
              "config": run.run_dir / RUN_CONFIG}
     stamps = {name: file_stamp(path) for name, path in files.items()}
@@ -65,6 +71,13 @@ def drift_inputs(spec, run):
         return None, f"missing {', '.join(missing)}"
     return {**stamps, "dataset": run.dataset, "split": SPLIT, "samples": spec.analysis.drift_samples,
             "seed": SEED}, None
+
+
+def _frozen_base(run):
+    """Whether the run trained its head only; a drift of zero by construction is not worth the measuring."""
+    with open(run.run_dir / RUN_CONFIG) as handle:
+        config = yaml.safe_load(handle) or {}
+    return bool(decode_boolean(((config.get("model_config") or {}).get(run.model) or {}).get("freeze_base")))
 
 
 def _read_report(path):
