@@ -44,8 +44,11 @@ def write_spec(folder, data_dir, runs, updates):
     with open(DEMO_STUDY) as handle:
         study = yaml.safe_load(handle)
     study.update(name=os.path.basename(folder), output_dir=os.path.join(folder, "out"), data_dir=data_dir,
-                 models=["visual_bert"], overrides=study["overrides"] + [f"training.max_updates={updates}"],
-                 analyses=[])
+                 models=["visual_bert"], analyses=[])
+    short = [f"training.max_updates={updates}", f"scheduler.params.num_training_steps={updates}",
+             f"training.checkpoint_interval={updates}", f"training.evaluation_interval={updates}"]
+    for task in study["finetune"]["tasks"].values():  # after the task's own recipe, so these win
+        task["overrides"] = task.get("overrides", []) + short
     study["finetune"]["seeds"] = list(range(1, runs + 1))
     study["finetune"].pop("extra", None)
     os.makedirs(folder)

@@ -72,6 +72,8 @@ def test_reduced_demo_study_runs_end_to_end(demo_data, tmp_path, monkeypatch):
         study = yaml.safe_load(handle)
     study.update(output_dir=str(tmp_path / "out"), data_dir=data_dir, models=["visual_bert"],
                  overrides=study["overrides"] + TWO_UPDATES)
+    for task in study["finetune"]["tasks"].values():  # a task's own recipe comes after the spec's overrides
+        task["overrides"] = task.get("overrides", []) + TWO_UPDATES
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
     spec = load_spec(tmp_path / "demo.yaml")
     runs = select_runs(expand_study(spec), "ft-visual_bert-c*-easy_vqa-finetuned-d1.0-s1")

@@ -1,7 +1,8 @@
 """The study's drift analysis: how far finetuning moved each pretrained base.
 
-For every finished finetuning run that starts from a pretraining run and trained its base
-(a frozen base does not move: those runs are skipped, with the reason logged), the pretrained
+For every finished finetuning run that starts from a pretraining run, at the fractions the
+transfer gain is taken at, and that trained its base (a frozen base does not move: those
+runs are skipped, with the reason logged), the pretrained
 ``<model>_final.pth`` is compared with the finetuned one, both in the finetuning run's
 model, on ``analysis.drift_samples`` validation samples of its task. Under
 ``<output_dir>/analysis/drift/``:
@@ -130,22 +131,25 @@ def run_drift(spec, run, out, noted_checkpoints):
         return None
 
 
+def at_gain_fractions(spec, run):
+    """Whether a run is at the fractions the transfer gain (and so the drift summary) is taken at."""
+    return (run.axes["pretrain_fraction"] == max(spec.pretrain.fractions)
+            and run.axes["fraction"] == max(spec.finetune.fractions))
+
+
 def summary_rows(spec, measured):
     """One row per (model, source, task, mode), mean over seeds, at the gain's fractions."""
-    pretrain_fraction, fraction = max(spec.pretrain.fractions), max(spec.finetune.fractions)
     groups = {}
     for run, result in measured:
-        axes = run.axes
-        if axes["pretrain_fraction"] == pretrain_fraction and axes["fraction"] == fraction:
-            groups.setdefault(tuple(axes[key] for key in SUMMARY_KEYS), []).append(result["measures"])
+        groups.setdefault(tuple(run.axes[key] for key in SUMMARY_KEYS), []).append(result["measures"])
     return [list(key) + [statistics.fmean(m[name] for m in measures) for name in MEASURES]
             for key, measures in groups.items()]
 
 
 def write_drift(spec, runs):
-    """Measure every finished finetuning run with a pretraining source; write the tables."""
+    """Measure every finished finetuning run with a pretraining source at the gain's fractions; write the tables."""
     out = spec.output_dir / "analysis" / "drift"
-    pairs = [run for run in runs if run.kind == "finetune" and run.depends_on is not None]
+    pairs = [run for run in runs if run.kind == "finetune" and run.depends_on is not None and at_gain_fractions(spec, run)]
     measured, noted_checkpoints = [], set()
     for run in pairs:
         result = run_drift(spec, run, out, noted_checkpoints)
