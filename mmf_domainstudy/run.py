@@ -44,8 +44,19 @@ def _run_torchrun_process(opts):
     mmf_main(configuration, init_distributed=True)
 
 
+USAGE = """usage: python -m mmf_domainstudy.run config=CONFIG.yaml[,OVERLAY.yaml...] [key=value ...]
+
+Exactly mmf_run's arguments (MMF parses them): config= (a comma-separated list overlays files left
+to right), run_type=, env.save_dir=, env.data_dir=, any config key. model= and dataset= are optional
+with the project's configs, which name them. Under torchrun each process joins the group from the
+environment. Bad input ends with one 'error:' line and exit status 2."""
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if list(argv) in (["-h"], ["--help"]):  # answered without importing MMF (~7 s)
+        print(USAGE)
+        return
     with bad_input_as_one_line():
         mmf_domainstudy.activate()
         if launched_by_torchrun():
