@@ -67,3 +67,16 @@ def test_only_this_pythons_module_commands_are_forked():
     assert forkable_module(["/usr/bin/python2", "-m", "mmf_domainstudy.run"]) is None
     assert forkable_module(["mmf_run", "config=x.yaml"]) is None
     assert forkable_module([sys.executable, "tools/run.py"]) is None
+
+
+def test_a_dead_warm_process_leaves_the_runs_to_cold_starts(tmp_path, fixture_data_dir, study_env, caplog):
+    def dead_warm(spec):
+        executor = _warm(spec)
+        assert executor.warm.wait_ready()
+        executor.warm.process.kill()
+        executor.warm.process.wait()
+        return executor
+
+    _, run, status = _run_baseline(tmp_path, fixture_data_dir, dead_warm)
+    assert status == DONE, (run.run_dir / CONSOLE_LOG).read_text()[-3000:]
+    assert "warm process gone" in caplog.text

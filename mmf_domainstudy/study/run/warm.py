@@ -21,9 +21,10 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from mmf_domainstudy.study.run.local import LocalExecutor, _signal_group
-from mmf_domainstudy.study.run.rundir import RUN_JSON, child_environment, read_json, start_attempt
+from mmf_domainstudy.study.run.rundir import RUN_JSON, child_environment, lease_held, read_json, start_attempt
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +43,14 @@ def forkable_module(command):
 
 
 class ForkedRun:
-    """A run forked by the warm process: not our child, so it is watched by pid (its session id)."""
+    """A run forked by the warm process: not our child, so it is alive while it holds the run's lease
+    (as a cold run's processes do); its pid is its session id, for signalling it."""
 
-    def __init__(self, pid):
-        self.pid = pid
+    def __init__(self, pid, run_dir):
+        self.pid, self.run_dir = pid, run_dir
 
     def poll(self):
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return 0  # ended; its exit status is in the run's exit_code file
-        return None
+        return None if lease_held(self.run_dir) else 0  # ended: its exit status is in the run's exit_code
 
     def wait(self, timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -61,6 +59,10 @@ class ForkedRun:
                 raise subprocess.TimeoutExpired(f"run {self.pid}", timeout)
             time.sleep(0.1)
         return 0
+
+
+class WarmProcessGone(OSError):
+    """The warm process exited or could not fork a run."""
 
 
 class WarmProcess:
@@ -78,9 +80,12 @@ class WarmProcess:
         theirs.close()
         self.log_path = log_path
         self.ready = False
+        self.gone = False
 
     def wait_ready(self):
         """Block until the imports are done; False (with the reason logged) if the warm process died."""
+        if self.gone:
+            return False
         if not self.ready:
             self.socket.settimeout(READY_TIMEOUT_SECONDS)
             try:
@@ -90,6 +95,7 @@ class WarmProcess:
             finally:
                 self.socket.settimeout(None)
             if not self.ready:
+                self.gone = True
                 logger.warning("warm process failed (see %s); starting runs cold", self.log_path)
         return self.ready
 
@@ -98,9 +104,8 @@ class WarmProcess:
         socket.send_fds(self.socket, [json.dumps(request).encode()], [lease_fd, log.fileno()])
         reply = json.loads(self.socket.recv(_MESSAGE_BYTES) or b"{}")
         if "pid" not in reply:
-            raise RuntimeError(f"warm process could not start the run: {reply.get('error', 'it exited')}; "
-                               f"see {self.log_path}, or run the study with --cold")
-        return ForkedRun(reply["pid"])
+            raise WarmProcessGone(f"it could not fork the run: {reply.get('error', 'it exited')}")
+        return ForkedRun(reply["pid"], Path(exit_code_path).parent)
 
     def close(self):
         self.socket.close()  # the warm process exits at end of input; runs it started go on
@@ -129,7 +134,12 @@ class WarmLocalExecutor(LocalExecutor):
         def fork(command, **where):
             return self.warm.fork(module, command, **where)
 
-        self.processes[run.name] = start_attempt(run.run_dir, self.extra_env, spawn=fork)
+        try:
+            self.processes[run.name] = start_attempt(run.run_dir, self.extra_env, spawn=fork)
+        except OSError as error:  # the warm process died mid-study: this run and the rest start cold
+            self.warm.gone = True
+            logger.warning("warm process gone (%s; see %s); starting runs cold", error, self.warm.log_path)
+            super().launch(run)
 
     def close(self):
         self.warm.close()
