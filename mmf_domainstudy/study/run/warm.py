@@ -121,7 +121,7 @@ class WarmLocalExecutor(LocalExecutor):
 
     name = "local (warm)"
 
-    def __init__(self, jobs=1, log_path=None):
+    def __init__(self, jobs, log_path):
         super().__init__(jobs)
         self.warm = WarmProcess(self.extra_env, log_path)
 
@@ -169,9 +169,13 @@ def serve(sock):
         except Exception as error:  # a bad request or no memory to fork: the runner reports it
             sock.send(json.dumps({"error": repr(error)}).encode())
             continue
-        if pid == 0:
-            sock.close()
-            os._exit(run_forked(request, *fds))
+        if pid == 0:  # the child never returns into this loop, whatever happens
+            code = 1
+            try:
+                sock.close()
+                code = run_forked(request, *fds)
+            finally:
+                os._exit(code)
         for fd in fds:
             os.close(fd)
         sock.send(json.dumps({"pid": pid}).encode())
