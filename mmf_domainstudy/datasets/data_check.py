@@ -23,8 +23,8 @@ from mmf.utils.general import get_absolute_path, get_mmf_root
 from omegaconf import OmegaConf
 
 from mmf_domainstudy.compat.data_files import splits_for_run_type
-from mmf_domainstudy.utils.errors import ConfigError
 from mmf_domainstudy.formats.errors import DataFormatError
+from mmf_domainstudy.utils.errors import ConfigError
 
 ANNOTATIONS, FEATURES, IMAGES, VOCABULARY = "annotations", "features", "images", "vocabulary"
 EVERY_SPLIT = "all"  # a processor's files are read by whichever split is built

@@ -55,14 +55,11 @@ def build_parser():
 
 
 def make_executor(name, spec, jobs=1, cold=False):
-    if name == "local" and cold:
-        from mmf_domainstudy.study.run.local import LocalExecutor
-
-        return LocalExecutor(jobs)
     if name == "local":
+        from mmf_domainstudy.study.run.local import LocalExecutor
         from mmf_domainstudy.study.run.warm import WarmLocalExecutor
 
-        return WarmLocalExecutor(jobs, log_path=spec.output_dir / "warm_process.log")
+        return LocalExecutor(jobs) if cold else WarmLocalExecutor(jobs, log_path=spec.output_dir / "warm_process.log")
     from mmf_domainstudy.study.run.slurm import SubmititExecutor
 
     cluster = "slurm" if name == "slurm" else "local"

@@ -149,7 +149,8 @@ def summary_rows(spec, measured):
 def write_drift(spec, runs):
     """Measure every finished finetuning run with a pretraining source at the gain's fractions; write the tables."""
     out = spec.output_dir / "analysis" / "drift"
-    pairs = [run for run in runs if run.kind == "finetune" and run.depends_on is not None and at_gain_fractions(spec, run)]
+    pairs = [run for run in runs
+             if run.kind == "finetune" and run.depends_on is not None and at_gain_fractions(spec, run)]
     measured, noted_checkpoints = [], set()
     for run in pairs:
         result = run_drift(spec, run, out, noted_checkpoints)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from mmf_domainstudy.study.run.local import LocalExecutor, _signal_group
 from mmf_domainstudy.study.run.rundir import RUN_JSON, child_environment, lease_held, read_json, start_attempt
+from mmf_domainstudy.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ def run_forked(request, lease_fd, log_fd):
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
-    _record_exit_status(request["exit_code"], code)
+    atomic_write_text(request["exit_code"], f"{code}\n")
     return code
 
 
@@ -224,13 +225,6 @@ def _exit_status(code):
         return code or 0
     print(code, file=sys.stderr)
     return 1
-
-
-def _record_exit_status(path, code):
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        handle.write(f"{code}\n")
-    os.replace(temporary, path)
 
 
 if __name__ == "__main__":
