@@ -100,7 +100,9 @@ def test_best_and_current_hold_model_and_optimizer_of_their_update(straight, res
     assert (best["num_updates"], best["best_update"]) == (BEST_UPDATE, BEST_UPDATE)
     assert (current["num_updates"], current["best_update"]) == (STOPPED_AT, BEST_UPDATE)
     # rc10 saves every checkpoint's state as models/model_<update>.ckpt too
-    for ckpt, update in ((best, BEST_UPDATE), (current, STOPPED_AT)):
+    for name, ckpt, update in (("best.ckpt", best, BEST_UPDATE), ("current.ckpt", current, STOPPED_AT)):
+        # written once, then linked or copied: the same bytes under both names
+        assert (save / name).read_bytes() == (save / "models" / f"model_{update}.ckpt").read_bytes()
         snapshot = load(save / "models" / f"model_{update}.ckpt")
         assert model_difference(ckpt["model"], snapshot["model"]) == 0.0
         assert optimizer_difference(ckpt["optimizer"], snapshot["optimizer"]) == 0.0

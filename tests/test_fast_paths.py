@@ -318,3 +318,15 @@ def test_fast_tokenizer_length_follows_added_tokens():
 def test_fast_tokenizer_option_rejects_a_string():
     with pytest.raises(ValueError, match="use_fast='false'"):
         masked_token_processor("false")
+
+
+def test_second_in_process_trainer_logs_only_into_its_own_run(tmp_path, isolated_mmf):
+    """rc10's Logger adds handlers per build; the in-process builder detaches the previous run's."""
+    build_tiny_trainer(tmp_path / "first", "visual_bert", "masked_coco", pretrain_sections("visual_bert"))
+    first_log = tmp_path / "first" / "save" / "train.log"
+    size_after_first_build = first_log.stat().st_size
+    second = build_tiny_trainer(tmp_path / "second", "visual_bert", "masked_coco", pretrain_sections("visual_bert"))
+    second.writer.write("a line of the second run")
+    assert first_log.stat().st_size == size_after_first_build
+    second_lines = (tmp_path / "second" / "save" / "train.log").read_text().splitlines()
+    assert sum(line.endswith("a line of the second run") for line in second_lines) == 1

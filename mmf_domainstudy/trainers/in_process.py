@@ -3,8 +3,10 @@
 For the benchmarks and tests that drive a trainer update by update.
 """
 import argparse
+import logging
 
 from mmf.common.registry import registry
+from mmf.utils import logger as mmf_logger
 from mmf.utils.build import build_trainer
 from mmf.utils.configuration import Configuration
 from mmf.utils.env import set_seed
@@ -17,7 +19,19 @@ def build_loaded_trainer(opts, config_override=None):
     set_seed(config.training.seed)
     registry.register("config", config)
     registry.register("configuration", None)
+    _detach_previous_run_logs()
     registry.register("writer", Logger(config))
     trainer = build_trainer(config)
     trainer.load()
     return trainer
+
+
+def _detach_previous_run_logs():
+    """rc10's Logger adds its handlers when built, and ``mmf_run`` builds one per process;
+    a second build in this process would print every line twice and keep writing into
+    the previous run's log files."""
+    for name in (mmf_logger.__name__, "py.warnings"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()

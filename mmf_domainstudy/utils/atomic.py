@@ -2,7 +2,9 @@
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
+import uuid
 
 from mmf_domainstudy.utils.errors import BadInput
 
@@ -96,3 +98,26 @@ def atomic_write_text(path, text):
 def atomic_write_bytes(path, data):
     with atomic_open(path, "wb") as handle:
         handle.write(data)
+
+
+def atomic_copy(source, path):
+    """``path`` atomically becomes a file with ``source``'s bytes: a hard link where the
+    file system has them (nothing is written again), else a copy. A link is safe here
+    because every write in this package replaces a file by rename, never in place, so
+    a later write to one name leaves the other's bytes alone."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    link = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        os.link(source, link)
+    except OSError:  # no hard links here (some network and FUSE file systems), or another disk
+        with open(source, "rb") as original, atomic_open(path, "wb") as handle:
+            shutil.copyfileobj(original, handle, 16 << 20)
+        return
+    try:
+        os.replace(link, path)
+        _fsync_dir(directory)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(link)
+        raise
