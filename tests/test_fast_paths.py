@@ -26,7 +26,7 @@ from mmf_domainstudy.analysis.capture import AttentionCapture
 from mmf_domainstudy.compat.hf_adamw import HFAdamW
 from mmf_domainstudy.models.fast_attention import ATTENTION_FORWARDS, set_attention_path
 from mmf_domainstudy.models.sparse_mlm import use_sparse_masked_lm_head
-from mmf_domainstudy.trainers.fast_paths import compile_backend, leaves_parameters_unused
+from mmf_domainstudy.trainers.fast_paths import compile_backend, emulated_precision_note, leaves_parameters_unused
 from mmf_domainstudy.trainers.in_process import build_loaded_trainer
 from tests.conftest import TINY_OVERLAY, write_run_config
 from tests.fixtures.make_fixtures import VQA_ANSWERS
@@ -330,3 +330,16 @@ def test_second_in_process_trainer_logs_only_into_its_own_run(tmp_path, isolated
     assert first_log.stat().st_size == size_after_first_build
     second_lines = (tmp_path / "second" / "save" / "train.log").read_text().splitlines()
     assert sum(line.endswith("a line of the second run") for line in second_lines) == 1
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+@pytest.mark.parametrize("native", [True, False])
+def test_emulated_precision_is_named_on_a_cpu_without_it(monkeypatch, precision, native):
+    check = "_is_mkldnn_bf16_supported" if precision == "bf16" else "_is_mkldnn_fp16_supported"
+    monkeypatch.setattr(torch.ops.mkldnn, check, lambda: native)
+    note = emulated_precision_note(torch.device("cpu"), precision)
+    assert (note is None) is native
+    if note:
+        assert f"training.precision={precision}" in note and "training.precision=fp32" in note
+    assert emulated_precision_note(torch.device("cpu"), "fp32") is None
+    assert emulated_precision_note(torch.device("cuda", 0), precision) is None

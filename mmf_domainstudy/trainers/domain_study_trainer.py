@@ -35,7 +35,7 @@ from mmf_domainstudy.datasets.float16_features import float16_feature_reads
 from mmf_domainstudy.models import build_model_with_freezing
 from mmf_domainstudy.models.sparse_mlm import use_sparse_masked_lm_head
 from mmf_domainstudy.trainers.checkpointing import SafeCheckpoint
-from mmf_domainstudy.trainers.fast_paths import apply_model_fast_paths, leaves_parameters_unused
+from mmf_domainstudy.trainers.fast_paths import apply_model_fast_paths, emulated_precision_note, leaves_parameters_unused
 from mmf_domainstudy.trainers.feature_dims import resolve_feature_dims
 from mmf_domainstudy.trainers.losses import zero_empty_mask_losses
 from mmf_domainstudy.trainers.resume import ResumableSampler, capture_rng_state, restore_rng_state, rng_preserved
@@ -119,6 +119,9 @@ class DomainStudyTrainer(BaseTrainer):
                 "set training.precision=fp32 (default), bf16 or fp16"
             )
         self.autocast_dtype = PRECISIONS[self.precision]
+        note = emulated_precision_note(self.device, self.precision)
+        if note:
+            logger.warning(note)
         self.config.training.pin_memory = _training_option(self.config, "pin_memory", self.device.type == "cuda")
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
 

@@ -16,6 +16,7 @@ path within the tolerance tests/test_fast_paths.py states.
 - float16 region features (per dataset, datasets/float16_features.py) arrive as
   float32 in the model through a pre-hook this module registers.
 """
+import torch
 from mmf.models.vilbert import ViLBERT
 from mmf.models.visual_bert import VisualBERT
 
@@ -69,3 +70,17 @@ def leaves_parameters_unused(model):
     if isinstance(model, ViLBERT):
         return True
     return isinstance(model, VisualBERT) and "pretraining" in str(model.config.get("training_head_type", ""))
+
+
+def emulated_precision_note(device, precision):
+    """A warning line when ``precision`` autocast on this CPU is emulated (no AVX512-BF16,
+    AVX512-FP16 or AMX): there it runs slower than fp32, e.g. a 2-core Zen 3 ran the demo
+    2x slower in bf16. None where the hardware has the format, or on CUDA."""
+    native = {"bf16": torch.ops.mkldnn._is_mkldnn_bf16_supported, "fp16": torch.ops.mkldnn._is_mkldnn_fp16_supported}
+    if device.type != "cpu" or precision not in native or native[precision]():
+        return None
+    return (
+        f"training.precision={precision} on a CPU without native {precision} ({torch.backends.cpu.get_cpu_capability()}): "
+        "autocast emulates it, usually slower than fp32; set training.precision=fp32 here "
+        "(benchmarks/pretrain_throughput.py --variants fast fast-bf16 measures both)"
+    )
