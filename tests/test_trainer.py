@@ -69,6 +69,18 @@ def test_pretraining_runs_exactly_max_updates_and_checkpoints(tmp_path, fixture_
     assert (save / f"{model}_final.pth").exists()
 
 
+def test_max_epochs_trains_whole_epochs_as_rc10(tmp_path, fixture_data_dir):
+    """rc10 ignores max_updates under max_epochs and runs every batch of that many epochs."""
+    save = tmp_path / "save"
+    run_mmf(vqa2_config(tmp_path, "visual_bert"), "visual_bert", "vqa2", save, fixture_data_dir,
+            "run_type=train_val", "training.max_epochs=2")
+    metrics = read_metrics(save)
+    batches_per_epoch = -(-metrics["samples"]["train"] // 4)  # tiny.yaml's batch size; the last batch may be short
+    assert batches_per_epoch > 3  # so max_updates=3 of the config would have stopped it earlier
+    assert metrics["updates"] == 2 * batches_per_epoch
+    assert "val" in metrics
+
+
 @pytest.mark.parametrize("model", ["visual_bert", "vilbert"])
 def test_classification_head_reports_vqa_accuracy(tmp_path, fixture_data_dir, model):
     save = tmp_path / "save"

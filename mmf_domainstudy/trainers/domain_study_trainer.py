@@ -174,12 +174,12 @@ class DomainStudyTrainer(BaseTrainer):
         self.num_updates += 1
 
     def train(self):
-        if self.max_epochs is not None:
-            return super().train()
         if "train" not in self.run_type:
             self.inference()
             return
         torch.autograd.set_detect_anomaly(_training_option(self.config, "detect_anomaly", False))
+        if self.max_epochs is not None:
+            self.max_updates = self._updates_in_epochs(self.max_epochs)
         self.model.train()
         self.writer.write(f"Starting training: {self.max_updates} updates, precision {self.precision}, device {self.device}")
         self._progress = tqdm(
@@ -216,6 +216,14 @@ class DomainStudyTrainer(BaseTrainer):
                     break
         self._progress.close()
         self.finalize()
+
+    def _updates_in_epochs(self, epochs):
+        """rc10 with ``training.max_epochs`` set ignores max_updates and trains that many whole
+        epochs: here, the same number of updates (one per batch of this process's loader)."""
+        loaders = getattr(self.train_loader, "loaders", None) or [self.train_loader]
+        batches = len(loaders[0]) if len(loaders) == 1 else len(self.train_loader)
+        self.writer.write(f"training.max_epochs={epochs}: {epochs} x {batches} batches = {epochs * batches} updates")
+        return int(epochs * batches)
 
     def _start_epoch(self, skip_batches):
         """rc10 reseeds samplers only under DDP; ours are seeded in every mode and can skip."""
