@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from pretrain_throughput import SIZES, VARIANTS, _Done, build_trainer
+from pretrain_throughput import SIZES, VARIANTS, _Done, build_trainer, train_with_hooks
 from synthetic_coco import feature_sizes, write_synthetic_data
 
 MATMULS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul")
@@ -72,13 +72,7 @@ def profile_update(trainer):
             seen["seconds"] = time.perf_counter() - seen["started"]
             raise _Done
 
-    trainer._forward_pass, trainer._backward = profiled_forward, profiled_backward
-    try:
-        trainer.train()
-    except _Done:
-        pass
-    finally:
-        trainer._forward_pass, trainer._backward = forward, backward
+    train_with_hooks(trainer, _forward_pass=profiled_forward, _backward=profiled_backward)
     return seen["seconds"], profiler.key_averages(), seen["batch"]
 
 

@@ -120,14 +120,22 @@ def time_updates(trainer, warmup, steps, synchronize):
         losses.append(float(loss))
         return loss
 
-    trainer._backward, trainer._extract_loss = timed_backward, recorded_loss
+    train_with_hooks(trainer, _backward=timed_backward, _extract_loss=recorded_loss)
+    return stamps[-1] - stamps[warmup - 1], losses[warmup:]
+
+
+def train_with_hooks(trainer, **methods):
+    """``trainer.train()`` with some of its methods replaced until one raises _Done."""
+    originals = {name: getattr(trainer, name) for name in methods}
+    for name, method in methods.items():
+        setattr(trainer, name, method)
     try:
         trainer.train()
     except _Done:
         pass
     finally:
-        trainer._backward, trainer._extract_loss = backward, extract
-    return stamps[-1] - stamps[warmup - 1], losses[warmup:]
+        for name, method in originals.items():
+            setattr(trainer, name, method)
 
 
 def flops_per_sample(trainer):
