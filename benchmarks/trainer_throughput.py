@@ -13,6 +13,7 @@ full-vocabulary MLM head, max_updates + 1 updates.
     python benchmarks/trainer_throughput.py --size base --trainers domain_study 'bare loop'
 """
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -142,8 +143,8 @@ def time_bare_loop(size, updates, save_dir):
 
 
 MEASURE = {
-    "stock base_trainer": lambda size, updates, save: time_trainer("base_trainer", size, updates, save),
-    "domain_study": lambda size, updates, save: time_trainer("domain_study", size, updates, save),
+    "stock base_trainer": functools.partial(time_trainer, "base_trainer"),
+    "domain_study": functools.partial(time_trainer, "domain_study"),
     "bare loop": time_bare_loop,
 }
 
