@@ -54,6 +54,7 @@ setup(
             "domainstudy-attention-drift = mmf_domainstudy.analysis.cli.attention_drift:main",
             "domainstudy-domain-similarity = mmf_domainstudy.analysis.cli.domain_similarity:main",
             "domainstudy-recommend-source = mmf_domainstudy.analysis.cli.recommend_source:main",
+            "domainstudy-probe-head = mmf_domainstudy.analysis.cli.probe_head:main",
             "domainstudy-extract-features = mmf_domainstudy.features.cli.extract_features:main",
             "domainstudy-prepare-easy-vqa = mmf_domainstudy.features.cli.prepare_easy_vqa:main",
             "domainstudy-prepare-demo-data = mmf_domainstudy.demo.cli:main",

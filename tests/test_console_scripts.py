@@ -17,6 +17,7 @@ TOOLS = {  # tools/<file>.py -> the console script it stands for
     "attention_drift": "domainstudy-attention-drift",
     "domain_similarity": "domainstudy-domain-similarity",
     "recommend_source": "domainstudy-recommend-source",
+    "probe_head": "domainstudy-probe-head",
     "extract_features": "domainstudy-extract-features",
     "prepare_easy_vqa": "domainstudy-prepare-easy-vqa",
     "prepare_demo_data": "domainstudy-prepare-demo-data",

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import subprocess
 from collections import Counter
 
 import pytest
@@ -24,7 +25,7 @@ from mmf_domainstudy.study.report.sections import DRIFT_KEYS, SIMILARITY_KEYS, r
 from mmf_domainstudy.study.cli import main
 from mmf_domainstudy.study.run.plan import expand_study
 from mmf_domainstudy.study.run.spec import load_spec
-from tests.conftest import REPO, TINY_OVERLAY, mmf_env
+from tests.conftest import REPO, TINY_OVERLAY, installed_script, mmf_env
 from tests.test_study_mmf import FIXTURE_OVERLAY
 
 DRIFT_SAMPLES, REGIONS = 4, 30
@@ -247,6 +248,33 @@ def test_attention_drift_tool_on_a_real_pair(finished, tmp_path, capsys):
     records = json.loads((same / "attention_drift.json").read_text())["records"]
     assert all(row["value"] == 0.0 for row in records if row["measure"].startswith("attn_"))
     assert all(row["value"] == pytest.approx(1.0) for row in records if row["measure"] == "cka_linear")
+
+
+def run_probe_tool(data_dir, *args):
+    return subprocess.run([installed_script("domainstudy-probe-head"), "--dataset", "vqa2", "--train-samples", "8",
+                           "--val-samples", "4", "--device", "cpu", *args],
+                          capture_output=True, text=True, cwd=REPO, env=mmf_env(data_dir), timeout=300)
+
+
+def test_probe_head_tool_as_installed_on_a_real_run(finished, fixture_data_dir, tmp_path):
+    finetune = finished[1][COCO_RUN]
+    finetuned = finetune.run_dir / "visual_bert_final.pth"
+    out = tmp_path / "probe.json"
+    result = run_probe_tool(fixture_data_dir, "--checkpoint", str(finetuned), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "linear probe on the head's input: val accuracy" in result.stdout
+    document = json.loads(out.read_text())
+    assert document["config"] == str(finetune.run_dir / "config.yaml")  # the config beside the checkpoint
+    assert (document["train_samples"], document["val_samples"], document["dim"]) == (8, 4, 32)  # tiny: 32 wide
+    assert 0 <= document["majority_accuracy"] <= 1 and 0 <= document["probe_accuracy"] <= 1
+    # a pretrained base needs a finetuning run's config; its own (masked_coco) is refused by name
+    pretrained = str(finetune.depends_on.run_dir / "visual_bert_final.pth")
+    refused = run_probe_tool(fixture_data_dir, "--checkpoint", pretrained)
+    assert refused.returncode == 2
+    assert "is a run config for masked_coco, not vqa2: pass --config of a finetuning run" in refused.stderr
+    through_task_config = run_probe_tool(fixture_data_dir, "--checkpoint", pretrained,
+                                         "--config", str(finetune.run_dir / "config.yaml"))
+    assert through_task_config.returncode == 0, through_task_config.stderr[-3000:]
 
 
 @pytest.mark.parametrize("freeze_base, reason", [(True, "its base was frozen"), ("False", "missing ")])

@@ -164,3 +164,83 @@ def dataset_drift_report(request):
         heatmaps=request.heatmaps,
     ))
     return {"parameter": parameter, "attention": attention}
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HeadProbeRequest:
+    """A linear probe on what one checkpoint's task head sees, on an MMF dataset's train and val splits."""
+
+    checkpoint: str  # a finetuned model, or a pretrained base (then config_path must build the task model)
+    config_path: str  # a finetuning run's config.yaml or study_config.yaml: builds data and the task model
+    dataset: str
+    train_samples: int = 2000
+    val_samples: int = 1000
+    batch_size: int = 64
+    seed: int = 0
+    device: Optional[str] = None
+    overrides: Tuple[str, ...] = ()
+
+
+def check_task_config(config_path, dataset):
+    """Refuse a run config for another dataset (a pretraining run's, beside its checkpoint)."""
+    datasets = load_yaml(config_path).get("datasets")
+    if datasets and dataset not in [name.strip() for name in str(datasets).split(",")]:
+        raise ValueError(f"{config_path} is a run config for {datasets}, not {dataset}: pass --config of a "
+                         f"finetuning run on {dataset} (its config.yaml or study_config.yaml)")
+
+
+def task_head(model, config_path):
+    """The classifier of rc10's VisualBERT/ViLBERT task model (``model.classifier``)."""
+    head = getattr(getattr(model, "model", None), "classifier", None)
+    if head is None:
+        raise ValueError(f"{config_path}: builds {type(model).__name__} without a task head (model.classifier); "
+                         "pass --config of a finetuning run (its config.yaml or study_config.yaml), "
+                         "not of a pretraining run")
+    return head
+
+
+def answer_labels(targets, dataset):
+    """One label per sample: the class id, or the top-scored answer of VQA-style soft scores."""
+    if targets.dim() == 2:
+        return targets.argmax(-1)
+    if targets.dim() == 1 and not targets.is_floating_point():
+        return targets
+    raise ValueError(f"dataset {dataset}: targets of shape {tuple(targets.shape)} are neither class ids nor "
+                     "per-answer scores; the probe handles single-answer tasks")
+
+
+def collect_head_inputs(model, head, batches, max_samples, dataset):
+    """(features [N, D], labels [N]): the head's input on up to ``max_samples`` samples."""
+    captured = []
+    hook = head.register_forward_pre_hook(lambda module, inputs: captured.append(inputs[0].detach().float().cpu()))
+    features, labels, count = [], [], 0
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                forward_without_losses(model, batch)
+                features.append(captured.pop())
+                labels.append(answer_labels(batch["targets"], dataset).cpu())
+                count += len(labels[-1])
+                if count >= max_samples:
+                    break
+    finally:
+        hook.remove()
+    if not features:
+        raise ValueError(f"dataset {dataset}: the split gave no batch; check its annotations")
+    return torch.cat(features)[:max_samples], torch.cat(labels)[:max_samples]
+
+
+def head_probe_report(request):
+    """The ``HeadProbe`` of ``request.checkpoint`` in the model the run config builds."""
+    from .head_probe import probe_head_inputs
+
+    device = torch.device(request.device) if request.device else default_device()
+    loader_options = [f"training.batch_size={request.batch_size}", "training.num_workers=0"]
+    config = compose_run_config(request.config_path, request.dataset, loader_options + list(request.overrides))
+    model = build_checkpoint_model(config, request.checkpoint, device)
+    model.eval()
+    head = task_head(model, request.config_path)
+    splits = {}
+    for split, samples in (("train", request.train_samples), ("val", request.val_samples)):
+        batches = dataset_batches(config, request.dataset, split, request.seed, device)
+        splits[split] = collect_head_inputs(model, head, batches, samples, request.dataset)
+    return probe_head_inputs(*splits["train"], *splits["val"], seed=request.seed)

@@ -25,6 +25,7 @@ read tensors-only (weights_only=True).
 """
 import argparse
 import logging
+import os
 import sys
 
 from mmf_domainstudy.utils.cli_errors import bad_input_as_one_line
@@ -82,7 +83,7 @@ def dataset_report(args, parser):
     return dataset_drift_report(DatasetDriftRequest(
         checkpoint_a=args.a, checkpoint_b=args.b, config_path=config, dataset=args.dataset, out_dir=args.out,
         samples=args.samples, split=args.split, batch_size=args.batch_size, seed=args.seed, device=args.device,
-        overrides=(f"env.data_dir={args.data_dir}",) if args.data_dir else (), name_a=args.name_a,
+        overrides=(f"env.data_dir={os.path.abspath(args.data_dir)}",) if args.data_dir else (), name_a=args.name_a,
         name_b=args.name_b, heatmaps=not args.no_heatmaps,
     ))
 
