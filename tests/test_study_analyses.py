@@ -272,9 +272,12 @@ def test_probe_head_tool_as_installed_on_a_real_run(finished, fixture_data_dir, 
     refused = run_probe_tool(fixture_data_dir, "--checkpoint", pretrained)
     assert refused.returncode == 2
     assert "is a run config for masked_coco, not vqa2: pass --config of a finetuning run" in refused.stderr
+    # ... such as the study's study_config.yaml, which leaves env.data_dir to the command line (relative here)
     through_task_config = run_probe_tool(fixture_data_dir, "--checkpoint", pretrained,
-                                         "--config", str(finetune.run_dir / "config.yaml"))
+                                         "--config", str(finetune.run_dir / "study_config.yaml"),
+                                         "--data-dir", os.path.relpath(fixture_data_dir, REPO))
     assert through_task_config.returncode == 0, through_task_config.stderr[-3000:]
+    assert "linear probe on the head's input: val accuracy" in through_task_config.stdout
 
 
 @pytest.mark.parametrize("freeze_base, reason", [(True, "its base was frozen"), ("False", "missing ")])

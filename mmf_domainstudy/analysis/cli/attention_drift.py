@@ -25,9 +25,9 @@ read tensors-only (weights_only=True).
 """
 import argparse
 import logging
-import os
 import sys
 
+from mmf_domainstudy.analysis.cli.run_options import add_run_options, data_dir_overrides
 from mmf_domainstudy.utils.cli_errors import bad_input_as_one_line
 
 STREAMS = ("layer", "v_layer", "c_layer")
@@ -54,13 +54,8 @@ def build_parser():
                                                           "(e.g. vqa2, easy_vqa)")
     parser.add_argument("--samples", type=int, default=500, help="samples of --split to compare [default: %(default)s]")
     parser.add_argument("--split", default="val", choices=("train", "val", "test"), help="[default: %(default)s]")
-    parser.add_argument("--config", metavar="YAML",
-                        help="run config that builds the data and the model: an MMF run's config.yaml or the "
-                             "study's study_config.yaml [default: the config.yaml beside --b]")
-    parser.add_argument("--data-dir", help="env.data_dir, for a config that leaves it to MMF (study_config.yaml)")
-    parser.add_argument("--batch-size", type=int, default=32, help="[default: %(default)s]")
-    parser.add_argument("--seed", type=int, default=0, help="which samples (MMF shuffles the split) [default: 0]")
-    parser.add_argument("--device", help="cpu or cuda [default: cuda when available]")
+    add_run_options(parser, batch_size=32, config_help="run config that builds the data and the model: an MMF "
+                    "run's config.yaml or the study's study_config.yaml [default: the config.yaml beside --b]")
     return parser
 
 
@@ -83,7 +78,7 @@ def dataset_report(args, parser):
     return dataset_drift_report(DatasetDriftRequest(
         checkpoint_a=args.a, checkpoint_b=args.b, config_path=config, dataset=args.dataset, out_dir=args.out,
         samples=args.samples, split=args.split, batch_size=args.batch_size, seed=args.seed, device=args.device,
-        overrides=(f"env.data_dir={os.path.abspath(args.data_dir)}",) if args.data_dir else (), name_a=args.name_a,
+        overrides=data_dir_overrides(args), name_a=args.name_a,
         name_b=args.name_b, heatmaps=not args.no_heatmaps,
     ))
 

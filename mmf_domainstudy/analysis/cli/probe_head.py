@@ -22,9 +22,9 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import sys
 
+from mmf_domainstudy.analysis.cli.run_options import add_run_options, data_dir_overrides
 from mmf_domainstudy.utils.cli_errors import bad_input_as_one_line
 
 
@@ -34,15 +34,11 @@ def build_parser():
     parser.add_argument("--checkpoint", required=True, metavar="CKPT",
                         help="a finetuned model or a pretrained base (e.g. <run>/visual_bert_final.pth)")
     parser.add_argument("--dataset", required=True, metavar="NAME", help="MMF dataset of the task (e.g. easy_vqa)")
-    parser.add_argument("--config", metavar="YAML",
-                        help="finetuning run config that builds the data and the task model: its config.yaml or "
-                             "the study's study_config.yaml [default: the config.yaml beside --checkpoint]")
-    parser.add_argument("--data-dir", help="env.data_dir, for a config that leaves it to MMF (study_config.yaml)")
     parser.add_argument("--train-samples", type=int, default=2000, help="[default: %(default)s]")
     parser.add_argument("--val-samples", type=int, default=1000, help="[default: %(default)s]")
-    parser.add_argument("--batch-size", type=int, default=64, help="[default: %(default)s]")
-    parser.add_argument("--seed", type=int, default=0, help="which samples, and the probe's init [default: 0]")
-    parser.add_argument("--device", help="cpu or cuda [default: cuda when available]")
+    add_run_options(parser, batch_size=64, config_help="finetuning run config that builds the data and the task "
+                    "model: its config.yaml or the study's study_config.yaml [default: the config.yaml beside "
+                    "--checkpoint]")
     parser.add_argument("--out", metavar="JSON", help="also write the result here")
     return parser
 
@@ -69,7 +65,7 @@ def main(argv=None):
         probe = head_probe_report(HeadProbeRequest(
             checkpoint=args.checkpoint, config_path=config, dataset=args.dataset, train_samples=args.train_samples,
             val_samples=args.val_samples, batch_size=args.batch_size, seed=args.seed, device=args.device,
-            overrides=(f"env.data_dir={os.path.abspath(args.data_dir)}",) if args.data_dir else (),
+            overrides=data_dir_overrides(args),
         ))
         print(probe.summary())
         if args.out:
