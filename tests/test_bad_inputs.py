@@ -28,7 +28,7 @@ from mmf_domainstudy.study.run.rundir import read_done
 from mmf_domainstudy.study.run.spec import load_spec
 from mmf_domainstudy.zoo.archive import sha256_file, write_artifact_tar
 from mmf_domainstudy.zoo.export import export_run
-from tests.conftest import REPO, mmf_env, run_mmf, write_run_config
+from tests.conftest import REPO, installed_script, mmf_env, run_mmf, write_run_config
 from tests.test_study_support import write_study
 from tests.test_trainer import pretrain_config, vqa2_config
 from tests.test_zoo import tiny_model_config, tiny_state_dict
@@ -513,3 +513,15 @@ def test_every_case_is_in_the_readme():
                    "max_updates=-1", "max_epochs=0", "posix.system", "captions", "yaml syntax error",
                    "top level is a list", "env.data_dir", "0-byte", "no samples", "data file missing"):
         assert phrase in section, phrase
+
+
+def test_probe_head_refuses_a_pretraining_config_by_name(tmp_path):
+    run = tmp_path / "pt-run"
+    run.mkdir()
+    (run / "config.yaml").write_text("model: visual_bert\ndatasets: masked_coco\n")
+    result = subprocess.run([installed_script("domainstudy-probe-head"), "--checkpoint", str(run / "visual_bert_final.pth"),
+                             "--dataset", "easy_vqa"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {run / 'config.yaml'} is a run config for masked_coco, not easy_vqa: pass --config of a finetuning "
+        "run on easy_vqa (its config.yaml or study_config.yaml)")

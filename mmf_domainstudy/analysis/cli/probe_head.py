@@ -15,7 +15,8 @@ a pretraining checkpoint gives the base, so pass --config of a finetuning run of
 model. Its head's input (VisualBERT: the pooled output; ViLBERT: the fused pooled outputs)
 is collected on --train-samples training and --val-samples validation samples, in eval mode,
 and a multinomial logistic regression on standardized features is fitted full-batch
-(300 Adam steps). Labels: the class id, or the top-scored answer of VQA-style soft scores.
+(300 Adam steps). Labels: the class id, or the top-scored answer of VQA-style soft scores, so
+it is for single-answer tasks (VQA, VizWiz, SNLI-VE; not MM-IMDB's multi-label genres).
 Prints the probe's and the majority answer's val accuracy; --out writes them as JSON.
 """
 import argparse
