@@ -6,8 +6,8 @@ linear probe on the head's own input, fitted to convergence on standardized feat
 separates them: a probe near majority means no head recipe can help; a probe well
 above it with the trained head at majority means the recipe is what fails.
 
-Standardizing matters: transformer outputs are anisotropic (in the demo's MLM-pretrained
-bases, two directions hold ~95 % of the pooled output's variance while the answer sits
+Standardizing matters: transformer outputs are anisotropic (two directions hold 85-97 % of
+the pooled output's variance in the demo's MLM-pretrained VisualBERT bases, the answer sits
 in the small ones), which stalls a head trained on raw features for far longer than a
 finetuning budget. ``top2_variance_share`` reports that. Works on tensors only.
 """

@@ -1,4 +1,5 @@
-"""Attention drift on an MMF dataset: config, data loader and models through MMF's own APIs.
+"""Analyses on an MMF dataset (attention drift, the head probe): config, data loader and
+models through MMF's own APIs.
 
 The one module of this subpackage that uses MMF (so the package does not import it):
 the rest works on tensors and files and is tested without MMF.
@@ -164,6 +165,7 @@ def dataset_drift_report(request):
         heatmaps=request.heatmaps,
     ))
     return {"parameter": parameter, "attention": attention}
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class HeadProbeRequest:
