@@ -28,7 +28,7 @@ from mmf_domainstudy.study.run.spec import load_spec
 from tests.conftest import REPO, TINY_OVERLAY, installed_script, mmf_env
 from tests.test_study_mmf import FIXTURE_OVERLAY
 
-DRIFT_SAMPLES, REGIONS = 4, 30
+DRIFT_SAMPLES, REGIONS, PROBE_SAMPLES = 4, 30, 8
 COCO_RUN = "ft-visual_bert-coco-p1.0-s1-vqa2-finetuned-d1.0-s1"
 DRIFT_MEASURES = ["param_l1", "param_angle_deg", "attn_l1", "attn_angle_deg", "cka_linear"]
 SIMILARITY_MEASURES = ["text_jsd", "vocab_jaccard", "target_token_coverage", "target_type_coverage", "visual_frechet"]
@@ -61,8 +61,8 @@ def write_spec(folder, data_dir):
                      "tasks": {"vqa2": {"dataset": "vqa2", "metric": "vqa2/vqa_accuracy"}}},
         "overlays": [TINY_OVERLAY, str(folder / "fixture.yaml")],
         "overrides": ["run_type=train_val"],
-        "analyses": ["drift", "similarity"],
-        "analysis": {"drift_samples": DRIFT_SAMPLES, "similarity_regions": REGIONS},
+        "analyses": ["drift", "similarity", "probe"],
+        "analysis": {"drift_samples": DRIFT_SAMPLES, "similarity_regions": REGIONS, "probe_samples": PROBE_SAMPLES},
     }, sort_keys=False))
     return path
 
@@ -248,6 +248,50 @@ def test_attention_drift_tool_on_a_real_pair(finished, tmp_path, capsys):
     records = json.loads((same / "attention_drift.json").read_text())["records"]
     assert all(row["value"] == 0.0 for row in records if row["measure"].startswith("attn_"))
     assert all(row["value"] == pytest.approx(1.0) for row in records if row["measure"] == "cka_linear")
+
+
+def test_probe_analysis_probes_finished_bases_and_reuses_its_results(finished):
+    spec, runs, before, after, messages = finished
+    coco = runs[COCO_RUN].depends_on
+    assert "No results yet: expected `analysis/probe/summary.csv`" in before["report"]
+    assert f"probe: skipped {coco.name} on vqa2: the pretraining run has not finished" in before["log"]
+    assert "probe: skipped pt-visual_bert-vqa_p-p1.0-s1 on vqa2: the pretraining run has not finished" in after["log"]
+    rows = read_rows(spec.output_dir / "analysis" / "probe" / "summary.csv")
+    assert [(row["model"], row["source"], row["task"]) for row in rows] == [("visual_bert", "coco", "vqa2")]
+    stored = json.loads((spec.output_dir / "analysis" / "probe" / coco.run_dir.name / "vqa2.json").read_text())
+    assert stored["inputs"]["config"]["path"] == str(runs[COCO_RUN].run_dir / "config.yaml")
+    assert stored["probe"]["train_samples"] == PROBE_SAMPLES and stored["probe"]["dim"] == 32
+    assert float(rows[0]["probe_accuracy"]) == stored["probe"]["probe_accuracy"]
+    report = (spec.output_dir / "report.md").read_text()
+    assert "## Frozen bases: what a linear probe reads" in report
+    assert f"| visual_bert | coco | vqa2 | — | {stored['probe']['probe_accuracy']:.3f} |" in report  # no frozen run
+    assert main([str(spec.path), "--analyses-only"]) == 0
+    assert f"probe: {coco.name} on {PROBE_SAMPLES}" not in messages.take()  # inputs unchanged: reused
+    checkpoint = coco.run_dir / "visual_bert_final.pth"
+    os.utime(checkpoint, ns=(checkpoint.stat().st_atime_ns, checkpoint.stat().st_mtime_ns + 10**9))
+    assert main([str(spec.path), "--analyses-only"]) == 0
+    assert f"probe: {coco.name} on {PROBE_SAMPLES} vqa2 samples per split" in messages.take()
+
+
+def test_probe_section_sets_each_probe_beside_its_frozen_cell(tmp_path):
+    from types import SimpleNamespace
+
+    from mmf_domainstudy.study.report.results import Cell, cell_key
+    from mmf_domainstudy.study.report.sections import probe_section
+
+    folder = tmp_path / "analysis" / "probe"
+    folder.mkdir(parents=True)
+    (folder / "summary.csv").write_text(
+        "model,source,pretrain_fraction,pretrain_seed,task,probe_accuracy,probe_train_accuracy,majority_accuracy,"
+        "top2_variance_share\nvilbert,captions,1.0,1,easy_vqa,0.363,0.5,0.388,0.37\n")
+    spec = SimpleNamespace(analyses=("probe",), finetune=SimpleNamespace(fractions=[0.1, 1.0]))
+    frozen = Cell(0.3641, 0.01, 3, {}, ())
+    cells = {cell_key("vilbert", "captions", 1.0, "easy_vqa", "frozen", 1.0): frozen,
+             cell_key("vilbert", "captions", 1.0, "easy_vqa", "frozen", 0.1): Cell(0.9, None, 1, {}, ())}
+    lines = probe_section(spec, tmp_path, cells)
+    assert "| vilbert | captions | easy_vqa | 0.364 | 0.363 | 0.388 | 37% |" in lines
+    (folder / "summary.csv").write_text("model,source\nvilbert,captions\n")
+    assert any(line.startswith("Not shown:") and "missing column(s)" in line for line in probe_section(spec, tmp_path, cells))
 
 
 def run_probe_tool(data_dir, *args):

@@ -2,13 +2,12 @@
 import json
 import os
 import re
-import subprocess
 import sys
 
 import pytest
 import torch
 
-from tests.conftest import REPO, TINY_OVERLAY, mmf_env, run_mmf, write_run_config
+from tests.conftest import TINY_OVERLAY, run_mmf, write_run_config
 from tests.fixtures.make_fixtures import VQA_ANSWERS
 
 ADAMW = {"type": "adam_w", "params": {"lr": 1.0e-4, "eps": 1.0e-8, "weight_decay": 0.01}}

@@ -14,7 +14,6 @@ Everything else (datasets, metrics, checkpoints, early stopping) is MMF's.
 import contextlib
 import json
 import logging
-import math
 import os
 import time
 import warnings

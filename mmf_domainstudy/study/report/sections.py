@@ -8,6 +8,8 @@ What the report reads under the study's output_dir:
   numeric column per drift measure; joined with the transfer gain for a drift-vs-gain plot and Spearman's rho.
 - ``analysis/similarity.csv``: one row per (source, task), columns ``source, task`` and one numeric column per
   similarity measure; Spearman's rho between each measure and the gain, per model and mode.
+- ``analysis/probe/summary.csv``: one row per pretrained base and task, columns ``model, source,
+  pretrain_fraction, pretrain_seed, task`` and the probe's accuracies; shown beside the frozen cell.
 
 The gain is the finetuned metric minus the baseline's, at the source's largest
 pretraining fraction and the full downstream data.
@@ -19,6 +21,7 @@ from matplotlib.figure import Figure
 
 from mmf_domainstudy.analysis.statistics import spearman_correlation
 from mmf_domainstudy.study.report.plots import save_figure
+from mmf_domainstudy.study.report.results import cell_key
 from mmf_domainstudy.utils.errors import BadInput
 from mmf_domainstudy.utils.tables import markdown_table
 
@@ -27,6 +30,7 @@ logger = logging.getLogger(__name__)
 MAX_IMAGES = 24
 DRIFT_KEYS = ("model", "source", "task", "mode")
 SIMILARITY_KEYS = ("source", "task")
+PROBE_KEYS = ("model", "source", "pretrain_fraction", "pretrain_seed", "task")
 
 
 class AnalysisFileError(BadInput, ValueError):
@@ -141,6 +145,35 @@ def similarity_section(spec, out, gains):
     lines += ["", "Spearman correlation between similarity and transfer gain:", ""]
     lines += markdown_table(["model", "mode", "measure", "Spearman rho", "p", "pairs"], correlations)
     return lines + [""]
+
+
+def probe_section(spec, out, cells):
+    """Each base's linear probe beside its frozen cell (mean over seeds), so a frozen row can be read."""
+    path = out / "analysis" / "probe" / "summary.csv"
+    title = "Frozen bases: what a linear probe reads"
+    if not path.exists():
+        return _missing(title, "analysis/probe/summary.csv") if "probe" in spec.analyses else []
+    lines = [f"## {title}", ""]
+    try:
+        rows, _ = read_csv_rows(path, PROBE_KEYS)
+    except AnalysisFileError as error:
+        logger.warning("%s", error)
+        return lines + [f"Not shown: {error}.", ""]
+    fraction = max(spec.finetune.fractions)
+    table = []
+    for row in rows:
+        frozen = cells.get(cell_key(row["model"], row["source"], float(row["pretrain_fraction"]), row["task"],
+                                    "frozen", fraction))
+        table.append([row["model"], row["source"], row["task"], f"{frozen.mean:.3f}" if frozen else "—",
+                      *(f"{float(row[name]):.3f}" for name in ("probe_accuracy", "majority_accuracy")),
+                      f"{float(row['top2_variance_share']):.0%}"])
+    lines += markdown_table(["model", "source", "task", "frozen head", "linear probe", "majority", "top-2 variance"],
+                            table)
+    return lines + ["", "A linear probe on the task head's input with the pretrained base's weights (val accuracy; "
+                        "`tools/probe_head.py`). A probe near the majority answer: the frozen base's output carries "
+                        "no answer, and no head recipe can help. A probe well above the frozen head: the head's "
+                        "training is what fails (top-2 variance: the share of the input's variance in two "
+                        "directions; a high share stalls a head on raw features).", ""]
 
 
 def _missing(title, expected):

@@ -114,6 +114,7 @@ def write_report(spec, runs):
     figures = plots.write_plots(spec, cells, out / "plots")
     gains = best_gains(spec, cells)
     analysis_sections = sections.drift_section(spec, out, gains) + sections.similarity_section(spec, out, gains)
+    analysis_sections += sections.probe_section(spec, out, cells)
     analysis_sections += recommendation.recommendation_section(spec, out, results)
     table = main_tables(spec, cells)
     text = _report_markdown(spec, results, problems, cells, findings.findings_section(spec, runs, cells), figures,

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from mmf_domainstudy.study.run.plan import (STUDY_CONFIG, final_checkpoint_path, launch_command, mmf_arguments,
                                         study_config_text)
 from mmf_domainstudy.study.run.rundir import (ATTEMPT, BLOCKED, CONSOLE_LOG, DONE, FAILED, PENDING, RUN_JSON, RUNNING,
-                                              RunBusy, attempt_ended, clear_outcome, finish_attempt, lease_held,
+                                              RunBusy, attempt_ended, clear_outcome, finish_attempt,
                                               read_done, read_failed, read_json, resume_overrides, run_progress,
                                               split_metric, stored_status, write_json)
 from mmf_domainstudy.utils.atomic import atomic_write_text

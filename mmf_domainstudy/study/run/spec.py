@@ -16,7 +16,7 @@ import yaml
 
 from mmf_domainstudy.utils.errors import BadInput
 
-KNOWN_ANALYSES = ("drift", "similarity")
+KNOWN_ANALYSES = ("drift", "similarity", "probe")
 REPORT_SPLITS = ("val", "test")
 
 # Fields each template may use; a run fills them in (see plan.py).
@@ -77,6 +77,7 @@ class Slurm:
 class AnalysisOptions:
     drift_samples: int  # validation samples the attention maps are compared on, per finetuning run
     similarity_regions: int  # region features drawn per side of the Frechet distance
+    probe_samples: int  # train (and at most as many val) samples of a base's head-input probe
 
 
 @dataclasses.dataclass(frozen=True)
@@ -493,6 +494,7 @@ def _read_analysis_options(path, raw):
     return AnalysisOptions(
         drift_samples=options.integer("drift_samples", 500, minimum=1),
         similarity_regions=options.integer("similarity_regions", 2000, minimum=2),
+        probe_samples=options.integer("probe_samples", 1000, minimum=2),
     )
 
 
