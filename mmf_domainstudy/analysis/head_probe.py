@@ -3,8 +3,9 @@
 A frozen cell at the majority answer has two possible causes: the head did not train
 (optimization), or the frozen base's output carries no answer (representation). A
 linear probe on the head's own input, fitted to convergence on standardized features,
-separates them: a probe near majority means no head recipe can help; a probe well
-above it with the trained head at majority means the recipe is what fails.
+separates them: a probe near majority means no linear head can do better whatever its
+recipe (MMF's one-hidden-layer head seldom does much more); a probe well above it with
+the trained head at majority means the recipe is what fails.
 
 Standardizing matters: transformer outputs are anisotropic (two directions hold 85-97 % of
 the pooled output's variance in the demo's MLM-pretrained VisualBERT bases, the answer sits

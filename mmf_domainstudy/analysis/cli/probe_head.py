@@ -2,8 +2,9 @@
 classifier read from what a model's task head sees?
 
 Use it on a frozen cell at the majority answer: a probe near majority says the frozen base's
-output carries no answer (no head recipe can help); a probe well above it says the head's
-training is what fails (learning rate, updates, the features' conditioning).
+output carries no linearly readable answer (a head recipe is unlikely to help); a probe well
+above it says the head's training is what fails (learning rate, updates, the features'
+conditioning).
 
 Examples:
     domainstudy-probe-head --checkpoint RUN_FROZEN/visual_bert_final.pth --dataset easy_vqa

@@ -171,9 +171,9 @@ def probe_section(spec, out, cells):
                             table)
     return lines + ["", "A linear probe on the task head's input with the pretrained base's weights (val accuracy; "
                         "`tools/probe_head.py`). A probe near the majority answer: the frozen base's output carries "
-                        "no answer, and no head recipe can help. A probe well above the frozen head: the head's "
-                        "training is what fails (top-2 variance: the share of the input's variance in two "
-                        "directions; a high share stalls a head on raw features).", ""]
+                        "no linearly readable answer, and a head recipe is unlikely to help. A probe well above the "
+                        "frozen head: the head's training is what fails (top-2 variance: the share of the input's "
+                        "variance in two directions; a high share stalls a head on raw features).", ""]
 
 
 def _missing(title, expected):
