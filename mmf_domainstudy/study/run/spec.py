@@ -494,7 +494,7 @@ def _read_analysis_options(path, raw):
     return AnalysisOptions(
         drift_samples=options.integer("drift_samples", 500, minimum=1),
         similarity_regions=options.integer("similarity_regions", 2000, minimum=2),
-        probe_samples=options.integer("probe_samples", 1000, minimum=2),
+        probe_samples=options.integer("probe_samples", 2000, minimum=2),
     )
 
 
