@@ -264,7 +264,7 @@ def test_probe_analysis_probes_finished_bases_and_reuses_its_results(finished):
     assert float(rows[0]["probe_accuracy"]) == stored["probe"]["probe_accuracy"]
     report = (spec.output_dir / "report.md").read_text()
     assert "## Frozen bases: what a linear probe reads" in report
-    assert f"| visual_bert | coco | vqa2 | — | {stored['probe']['probe_accuracy']:.3f} |" in report  # no frozen run
+    assert f"| visual_bert | coco (p1.0, s1) | vqa2 | — | {stored['probe']['probe_accuracy']:.3f} |" in report  # no frozen run
     assert main([str(spec.path), "--analyses-only"]) == 0
     assert f"probe: {coco.name} on {PROBE_SAMPLES}" not in messages.take()  # inputs unchanged: reused
     checkpoint = coco.run_dir / "visual_bert_final.pth"
@@ -289,7 +289,7 @@ def test_probe_section_sets_each_probe_beside_its_frozen_cell(tmp_path):
     cells = {cell_key("vilbert", "captions", 1.0, "easy_vqa", "frozen", 1.0): frozen,
              cell_key("vilbert", "captions", 1.0, "easy_vqa", "frozen", 0.1): Cell(0.9, None, 1, {}, ())}
     lines = probe_section(spec, tmp_path, cells)
-    assert "| vilbert | captions | easy_vqa | 0.364 | 0.363 | 0.388 | 37% |" in lines
+    assert "| vilbert | captions (p1.0, s1) | easy_vqa | 0.364 | 0.363 | 0.388 | 37% |" in lines
     (folder / "summary.csv").write_text("model,source\nvilbert,captions\n")
     assert any(line.startswith("Not shown:") and "missing column(s)" in line for line in probe_section(spec, tmp_path, cells))
 

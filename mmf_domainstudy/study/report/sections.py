@@ -148,7 +148,7 @@ def similarity_section(spec, out, gains):
 
 
 def probe_section(spec, out, cells):
-    """Each base's linear probe beside its frozen cell (mean over seeds), so a frozen row can be read."""
+    """Each base's linear probe beside its frozen cell (mean over all its seeds), so a frozen row can be read."""
     path = out / "analysis" / "probe" / "summary.csv"
     title = "Frozen bases: what a linear probe reads"
     if not path.exists():
@@ -164,11 +164,12 @@ def probe_section(spec, out, cells):
     for row in rows:
         frozen = cells.get(cell_key(row["model"], row["source"], float(row["pretrain_fraction"]), row["task"],
                                     "frozen", fraction))
-        table.append([row["model"], row["source"], row["task"], f"{frozen.mean:.3f}" if frozen else "—",
+        base = f"{row['source']} (p{row['pretrain_fraction']}, s{row['pretrain_seed']})"
+        table.append([row["model"], base, row["task"], f"{frozen.mean:.3f}" if frozen else "—",
                       *(f"{float(row[name]):.3f}" for name in ("probe_accuracy", "majority_accuracy")),
                       f"{float(row['top2_variance_share']):.0%}"])
-    lines += markdown_table(["model", "source", "task", "frozen head", "linear probe", "majority", "top-2 variance"],
-                            table)
+    lines += markdown_table(["model", "base (pretraining fraction, seed)", "task", "frozen head", "linear probe",
+                             "majority", "top-2 variance"], table)
     return lines + ["", "A linear probe on the task head's input with the pretrained base's weights (val accuracy; "
                         "`tools/probe_head.py`). A probe near the majority answer: the frozen base's output carries "
                         "no linearly readable answer, and a head recipe is unlikely to help. A probe well above the "
