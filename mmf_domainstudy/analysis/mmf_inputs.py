@@ -25,6 +25,7 @@ from omegaconf import OmegaConf, open_dict
 from ..trainers.feature_dims import resolve_feature_dims
 from .architecture import heads_from_config
 from .checkpoints import load_weights_and_config
+from .head_probe import probe_head_inputs
 from .report import AttentionDriftRequest, attention_drift_report, parameter_drift_report
 
 logger = logging.getLogger(__name__)
@@ -233,8 +234,6 @@ def collect_head_inputs(model, head, batches, max_samples, dataset):
 
 def head_probe_report(request):
     """The ``HeadProbe`` of ``request.checkpoint`` in the model the run config builds."""
-    from .head_probe import probe_head_inputs
-
     device = torch.device(request.device) if request.device else default_device()
     loader_options = [f"training.batch_size={request.batch_size}", "training.num_workers=0"]
     config = compose_run_config(request.config_path, request.dataset, loader_options + list(request.overrides))

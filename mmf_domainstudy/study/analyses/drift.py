@@ -24,7 +24,7 @@ import yaml
 
 from mmf_domainstudy.analysis.mmf_inputs import DatasetDriftRequest, dataset_drift_report
 from mmf_domainstudy.analysis.writers import write_stream_heatmap
-from mmf_domainstudy.study.analyses.inputs import RUN_CONFIG, file_stamp
+from mmf_domainstudy.study.analyses.inputs import RUN_CONFIG, stamp_files
 from mmf_domainstudy.study.run.plan import final_checkpoint_path
 from mmf_domainstudy.utils.tables import csv_text
 from mmf_domainstudy.study.run.rundir import read_done, read_json, write_json
@@ -66,10 +66,9 @@ def drift_inputs(spec, run):
         return None, "its base was frozen (freeze_base), so it did not move"
     files = {"pretrained": final_checkpoint_path(run.depends_on), "finetuned": final_checkpoint_path(run),
              "config": run.run_dir / RUN_CONFIG}
-    stamps = {name: file_stamp(path) for name, path in files.items()}
-    missing = [str(files[name]) for name, stamp in stamps.items() if stamp is None]
+    stamps, missing = stamp_files(files)
     if missing:
-        return None, f"missing {', '.join(missing)}"
+        return None, missing
     return {**stamps, "dataset": run.dataset, "split": SPLIT, "samples": spec.analysis.drift_samples,
             "seed": SEED}, None
 

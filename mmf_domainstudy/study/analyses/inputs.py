@@ -22,6 +22,13 @@ def file_stamp(path):
     return {"path": os.path.abspath(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
+def stamp_files(files):
+    """``({name: stamp}, None)`` for ``{name: path}``, or ``(None, "missing <paths>")`` when any is absent."""
+    stamps = {name: file_stamp(path) for name, path in files.items()}
+    missing = [str(files[name]) for name, stamp in stamps.items() if stamp is None]
+    return (None, f"missing {', '.join(missing)}") if missing else (stamps, None)
+
+
 def planned_config(spec, run):
     """The MMF config a run is (or will be) launched with, composed without running it:
     its base config and the spec's overlays, then the run's overrides, as MMF merges them."""

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 
 from mmf_domainstudy.analysis.mmf_inputs import HeadProbeRequest, head_probe_report
-from mmf_domainstudy.study.analyses.inputs import RUN_CONFIG, file_stamp
+from mmf_domainstudy.study.analyses.inputs import RUN_CONFIG, stamp_files
 from mmf_domainstudy.study.run.plan import final_checkpoint_path
 from mmf_domainstudy.study.run.rundir import read_done, read_json, write_json
 from mmf_domainstudy.utils.atomic import atomic_write_text
@@ -47,10 +47,9 @@ def probe_inputs(spec, base, finetunes):
         return None, "no finetuning run from it has finished (its config.yaml builds the task model)"
     builder = min(finished, key=lambda run: (run.axes["mode"] != "frozen", run.name))
     files = {"pretrained": final_checkpoint_path(base), "config": builder.run_dir / RUN_CONFIG}
-    stamps = {name: file_stamp(path) for name, path in files.items()}
-    missing = [str(files[name]) for name, stamp in stamps.items() if stamp is None]
+    stamps, missing = stamp_files(files)
     if missing:
-        return None, f"missing {', '.join(missing)}"
+        return None, missing
     return {**stamps, "dataset": builder.dataset, "samples": spec.analysis.probe_samples, "seed": SEED}, None
 
 
